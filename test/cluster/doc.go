@@ -1,0 +1,13 @@
+// Package cluster runs a real single-node Kubernetes on this machine for end-to-end
+// suites and the demo: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+// a kubelet, and containerd with runc and a CNI bridge, each a child process under one
+// temporary folder, plus the registry fixtures of package registry with a pause image
+// of our own.
+//
+// Nothing leaves the machine (docs: local-cluster.md, "The network"): the node and the
+// API server live on a bridge the harness makes; pods get only their subnet route (no
+// default gateway, no masquerade); the Service range is blackholed on the host; nothing
+// is forwarded out of the bridge. Stop undoes all of it and ends every process it
+// started, by process id; a state file lets the next Start clean up after a run that
+// was killed before it could stop.
+package cluster

@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+)
+
+const ipForward = "/proc/sys/net/ipv4/ip_forward"
+
+// network is the host side of the cluster network and how to undo it.
+type network struct {
+	undo []func() error
+}
+
+// setupNetwork makes the bridge with the node address, and the two safety nets of
+// local-cluster.md: a blackhole route for the Service range and a FORWARD rule that
+// drops whatever would leave the bridge. Nothing else may leave through it: the CNI
+// config gives pods no default route and no masquerade.
+func setupNetwork(bridge, nodeCIDR, serviceCIDR string) (_ *network, err error) {
+	n := &network{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, n.teardown())
+		}
+	}()
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		return nil, fmt.Errorf("bridge %s already exists: another local cluster runs on this machine, or one was killed before it stopped (remove it with: ip link del %s)", bridge, bridge)
+	}
+	if err := run("ip", "link", "add", bridge, "type", "bridge"); err != nil {
+		return nil, err
+	}
+	n.undo = append(n.undo, func() error { return run("ip", "link", "del", bridge) })
+	if err := run("ip", "addr", "add", nodeCIDR, "dev", bridge); err != nil {
+		return nil, err
+	}
+	if err := run("ip", "link", "set", bridge, "up"); err != nil {
+		return nil, err
+	}
+	if err := run("ip", "route", "replace", "blackhole", serviceCIDR); err != nil {
+		return nil, err
+	}
+	n.undo = append(n.undo, func() error { return run("ip", "route", "del", "blackhole", serviceCIDR) })
+	drop := []string{"FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"}
+	if err := run("iptables", append([]string{"-I"}, drop...)...); err != nil {
+		return nil, err
+	}
+	n.undo = append(n.undo, func() error { return run("iptables", append([]string{"-D"}, drop...)...) })
+	// The bridge plugin turns forwarding on; put back what the machine had.
+	forward, err := os.ReadFile(ipForward)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ipForward, err)
+	}
+	n.undo = append(n.undo, func() error { return os.WriteFile(ipForward, forward, 0o644) })
+	return n, nil
+}
+
+// teardown undoes the setup in reverse order.
+func (n *network) teardown() error {
+	var errs []error
+	for i := len(n.undo) - 1; i >= 0; i-- {
+		errs = append(errs, n.undo[i]())
+	}
+	n.undo = nil
+	return errors.Join(errs...)
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
