@@ -161,21 +161,68 @@ func PodWaiting(reason string) PodCondition {
 
 // WaitForPod watches a pod until cond is met, for at most three minutes.
 func WaitForPod(ctx context.Context, cs kubernetes.Interface, namespace, name string, cond PodCondition) error {
+	_, err := waitPods(ctx, named(cs, "pods", namespace, name), namespace+"/"+name, cond)
+	return err
+}
+
+// WaitForPodSelected watches the pods a label selector picks until one meets cond, for
+// at most three minutes, and returns that pod.
+func WaitForPodSelected(ctx context.Context, cs kubernetes.Interface, namespace, selector string, cond PodCondition) (*corev1.Pod, error) {
+	lw := cache.NewFilteredListWatchFromClient(cs.CoreV1().RESTClient(), "pods", namespace, func(o *metav1.ListOptions) {
+		o.LabelSelector = selector
+	})
+	return waitPods(ctx, lw, namespace+" pods "+selector, cond)
+}
+
+func waitPods(ctx context.Context, lw cache.ListerWatcher, what string, cond PodCondition) (*corev1.Pod, error) {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	var last *corev1.Pod
-	_, err := watchtools.UntilWithSync(ctx, named(cs, "pods", namespace, name), &corev1.Pod{}, nil, func(e watch.Event) (bool, error) {
+	var last, met *corev1.Pod
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Pod{}, nil, func(e watch.Event) (bool, error) {
 		p, ok := e.Object.(*corev1.Pod)
-		if !ok {
+		if !ok || e.Type == watch.Deleted {
 			return false, nil
 		}
 		last = p
-		return cond(p)
+		ok, err := cond(p)
+		if ok {
+			met = p
+		}
+		return ok, err
 	})
 	if err != nil {
-		return fmt.Errorf("wait for pod %s/%s: %w (last status: %s)", namespace, name, err, describeStatus(last))
+		return nil, fmt.Errorf("wait for %s: %w (last status seen: %s)", what, err, describeStatus(last))
 	}
-	return nil
+	return met, nil
+}
+
+// WaitForEvent watches the events of one object until one satisfies match, for at
+// most three minutes, and returns it.
+func WaitForEvent(ctx context.Context, cs kubernetes.Interface, namespace, involvedName string, match func(*corev1.Event) bool) (*corev1.Event, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	sel := fields.OneTermEqualSelector("involvedObject.name", involvedName).String()
+	lw := cache.NewFilteredListWatchFromClient(cs.CoreV1().RESTClient(), "events", namespace, func(o *metav1.ListOptions) {
+		o.FieldSelector = sel
+	})
+	var found *corev1.Event
+	var seen []string
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Event{}, nil, func(e watch.Event) (bool, error) {
+		ev, ok := e.Object.(*corev1.Event)
+		if !ok {
+			return false, nil
+		}
+		seen = append(seen, ev.Reason+": "+ev.Message)
+		if match(ev) {
+			found = ev
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wait for an event of %s/%s: %w (events seen: %q)", namespace, involvedName, err, seen)
+	}
+	return found, nil
 }
 
 func describeStatus(p *corev1.Pod) string {

@@ -1,0 +1,20 @@
+// Command kubectl-regcred is the regcred kubectl plugin: with this binary on PATH,
+// `kubectl regcred ...` runs it.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/regcred/regcred/internal/cli"
+)
+
+func main() {
+	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	if err := cli.NewRootCmd(streams).Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(cli.ExitCode(err))
+	}
+}
