@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +66,10 @@ func Pause(ctx context.Context, label string) (v1.Image, error) {
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("write image layer: %w", err)
 	}
-	layer, err := tarball.LayerFromReader(bytes.NewReader(buf.Bytes()))
+	tarBytes := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(tarBytes)), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("make image layer: %w", err)
 	}

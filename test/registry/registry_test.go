@@ -31,7 +31,7 @@ func start(t *testing.T, opts registry.Options) *registry.Registry {
 	return r
 }
 
-func push(t *testing.T, r *registry.Registry, repoTag string) {
+func push(t testing.TB, r *registry.Registry, repoTag string) {
 	t.Helper()
 	img, err := images.Pause(context.Background(), repoTag)
 	if err != nil {
@@ -43,7 +43,7 @@ func push(t *testing.T, r *registry.Registry, repoTag string) {
 }
 
 // head fetches a manifest the way a runtime does and returns the registry's error.
-func head(t *testing.T, r *registry.Registry, repoTag string, auth authn.Authenticator, trust bool) error {
+func head(t testing.TB, r *registry.Registry, repoTag string, auth authn.Authenticator, trust bool) error {
 	t.Helper()
 	var opts []name.Option
 	if r.Scheme == "http" {

@@ -1,0 +1,61 @@
+// Command demo is `make demo`: it starts the local cluster, seeds it with broken and
+// healthy workloads that private-registry users meet every day, prints the KUBECONFIG
+// line, and keeps the cluster up until Ctrl-C. With -once it stops after seeding and
+// checking, for CI.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/regcred/regcred/test/cluster"
+)
+
+func main() {
+	once := flag.Bool("once", false, "stop the cluster after seeding and checking the workloads")
+	flag.Parse()
+	if err := run(*once); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(once bool) (err error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	start := time.Now()
+	c, err := cluster.Start(ctx, cluster.Options{Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(os.Stderr, "demo: stopping the cluster")
+		if stopErr := c.Stop(); stopErr != nil {
+			err = stopErr
+		}
+	}()
+	fmt.Fprintf(os.Stderr, "demo: cluster up in %s, seeding workloads\n", time.Since(start).Round(100*time.Millisecond))
+	results, err := seed(ctx, c)
+	if err != nil {
+		return err
+	}
+	printResults(os.Stdout, results)
+	for _, r := range results {
+		if r.err != nil {
+			return fmt.Errorf("the %s workload did not reach its expected state: %w", r.namespace, r.err)
+		}
+	}
+	if once {
+		fmt.Println("\n-once: every workload reached its expected state; stopping.")
+		return nil
+	}
+	fmt.Printf("\nThe cluster is yours. In another terminal:\n\n  export KUBECONFIG=%s\n  kubectl get pods -A\n  kubectl describe pod -n demo-wrong-password\n\n", c.Kubeconfig)
+	fmt.Println("Ctrl-C here stops the cluster and removes everything it started.")
+	<-ctx.Done()
+	return nil
+}
