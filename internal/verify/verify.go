@@ -1,0 +1,403 @@
+package verify
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+
+	"github.com/regcred/regcred/internal/dockercfg"
+)
+
+// PlainHTTP says when plain HTTP may be used after HTTPS finds a plain-HTTP registry.
+type PlainHTTP int
+
+const (
+	// PlainHTTPLoopback allows it for registries on loopback addresses, as containerd does.
+	PlainHTTPLoopback PlainHTTP = iota
+	// PlainHTTPNever reports RegistryHTTPOnly for every plain-HTTP registry.
+	PlainHTTPNever
+	// PlainHTTPAlways allows it for any registry (the user said the registry is insecure).
+	PlainHTTPAlways
+)
+
+// Checker checks images against registries. The zero value is usable.
+type Checker struct {
+	// Timeout bounds each HTTP request (default 10 s).
+	Timeout time.Duration
+	// RootCAs replaces the system trust store when set.
+	RootCAs *x509.CertPool
+	// PlainHTTP is the plain-HTTP policy.
+	PlainHTTP PlainHTTP
+	// Transport, when set, is used instead of one built from the fields above.
+	Transport http.RoundTripper
+}
+
+// Result is the verdict on one image with one credential.
+type Result struct {
+	Outcome Outcome `json:"outcome"`
+	// Detail is the evidence: what the registry or the connection said, in one line.
+	Detail string `json:"detail"`
+	// Ambiguous is set for AccessDenied: no pull right and no such repository look alike.
+	Ambiguous bool `json:"ambiguous,omitempty"`
+	// TLSProblem names the certificate problem of RegistryTLSError:
+	// "unknown authority", "name mismatch", "expired" or "invalid".
+	TLSProblem string `json:"tlsProblem,omitempty"`
+	// Registry is the host contacted (registry-1.docker.io for Docker Hub).
+	Registry string `json:"registry"`
+	// Repository and Reference (tag or digest) are what was asked for.
+	Repository string `json:"repository"`
+	Reference  string `json:"reference"`
+	// Scheme is https, or http when the registry speaks only that and it was allowed.
+	Scheme string `json:"scheme,omitempty"`
+	// Anonymous is what a pull without credentials gets, when asked for.
+	Anonymous *Result `json:"anonymous,omitempty"`
+}
+
+// ErrInvalidImage is returned for an image reference that cannot be parsed.
+var ErrInvalidImage = errors.New("invalid image reference")
+
+var manifestTypes = []string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.v1+prettyjws",
+}
+
+// target is a parsed image.
+type target struct {
+	host, repository, reference string
+}
+
+func parseImage(image string) (target, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return target{}, fmt.Errorf("%w %q: %v", ErrInvalidImage, image, err)
+	}
+	t := target{host: reference.Domain(named), repository: reference.Path(named), reference: "latest"}
+	if t.host == "docker.io" {
+		t.host = "registry-1.docker.io"
+	}
+	if tagged, ok := named.(reference.Tagged); ok {
+		t.reference = tagged.Tag()
+	}
+	if digested, ok := named.(reference.Digested); ok {
+		t.reference = digested.Digest().String()
+	}
+	return t, nil
+}
+
+// Check asks the registry whether image can be pulled with cred (nil: anonymously).
+// With anonymous set and a credential given, Result.Anonymous says what a pull
+// without credentials gets.
+func (c *Checker) Check(ctx context.Context, image string, cred *dockercfg.Credential, anonymous bool) (Result, error) {
+	t, err := parseImage(image)
+	if err != nil {
+		return Result{}, err
+	}
+	client := &http.Client{
+		Transport: c.transport(),
+		Timeout:   c.timeout(),
+		// Redirects (to blob storage, to another token realm) are followed; the
+		// Authorization header is dropped on a change of host, as Go does.
+	}
+	defer client.CloseIdleConnections()
+	r := c.check(ctx, client, t, cred)
+	if anonymous && cred != nil {
+		a := c.check(ctx, client, t, nil)
+		r.Anonymous = &a
+	}
+	return r, nil
+}
+
+func (c *Checker) timeout() time.Duration {
+	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 10 * time.Second
+}
+
+func (c *Checker) transport() http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: c.timeout(),
+		TLSClientConfig:       &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost:   4,
+	}
+}
+
+func (c *Checker) check(ctx context.Context, client *http.Client, t target, cred *dockercfg.Credential) Result {
+	res := Result{Registry: t.host, Repository: t.repository, Reference: t.reference}
+	scheme := "https"
+	ping, err := get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
+	if err != nil && isHTTPResponseToHTTPS(err) {
+		if !c.allowsPlainHTTP(t.host) {
+			res.Outcome, res.Detail = RegistryHTTPOnly, "the registry answers HTTPS with plain HTTP; a runtime refuses it unless the node is configured for an insecure registry"
+			return res
+		}
+		scheme = "http"
+		ping, err = get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
+	}
+	res.Scheme = scheme
+	if err != nil {
+		return classifyTransport(res, err)
+	}
+	var authHeader string
+	switch ping.status {
+	case http.StatusOK:
+		// An open registry: any credential is ignored.
+	case http.StatusUnauthorized:
+		ch, ok := pickChallenge(ParseChallenges(ping.header.Get("WWW-Authenticate")))
+		if !ok {
+			res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", ping.header.Get("WWW-Authenticate"))
+			return res
+		}
+		switch ch.Scheme {
+		case "basic":
+			if cred == nil || cred.Empty() {
+				res.Outcome, res.Detail = AuthRequired, "the registry requires Basic authentication and no credentials were sent"
+				return res
+			}
+			authHeader = "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
+			pong, err := get(ctx, client, scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
+			if err != nil {
+				return classifyTransport(res, err)
+			}
+			if pong.status == http.StatusUnauthorized || pong.status == http.StatusForbidden {
+				res.Outcome, res.Detail = CredentialRejected, fmt.Sprintf("the registry refused user %q: GET /v2/ answered %d%s", cred.Username, pong.status, pong.errorSummary())
+				return res
+			}
+		case "bearer":
+			token, r, ok := c.token(ctx, client, res, ch, t, cred)
+			if !ok {
+				return r
+			}
+			authHeader = "Bearer " + token
+		}
+	case http.StatusTooManyRequests:
+		res.Outcome, res.Detail = RateLimited, "GET /v2/ answered 429 Too Many Requests"
+		return res
+	default:
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered %d%s: not a registry API, or a registry in trouble", ping.status, ping.errorSummary())
+		return res
+	}
+	return c.manifest(ctx, client, res, scheme, t, authHeader, cred)
+}
+
+// token exchanges the credential for a Bearer token with pull scope.
+func (c *Checker) token(ctx context.Context, client *http.Client, res Result, ch Challenge, t target, cred *dockercfg.Credential) (string, Result, bool) {
+	realm, err := url.Parse(ch.Params["realm"])
+	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the registry's token realm %q is not an absolute http(s) URL", ch.Params["realm"])
+		return "", res, false
+	}
+	q := realm.Query()
+	if s := ch.Params["service"]; s != "" {
+		q.Set("service", s)
+	}
+	q.Set("scope", "repository:"+t.repository+":pull")
+	realm.RawQuery = q.Encode()
+	headers := map[string]string{}
+	if cred != nil && !cred.Empty() {
+		headers["Authorization"] = "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
+	}
+	resp, err := get(ctx, client, realm.String(), headers)
+	if err != nil {
+		res = classifyTransport(res, err)
+		res.Detail = "token server " + realm.Host + ": " + res.Detail
+		return "", res, false
+	}
+	switch {
+	case resp.status == http.StatusTooManyRequests:
+		res.Outcome, res.Detail = RateLimited, "the token server answered 429 Too Many Requests"
+		return "", res, false
+	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
+		if cred == nil || cred.Empty() {
+			res.Outcome, res.Detail = AuthRequired, fmt.Sprintf("the token server %s refused an anonymous token: %d%s", realm.Host, resp.status, resp.errorSummary())
+		} else {
+			res.Outcome, res.Detail = CredentialRejected, fmt.Sprintf("the token server %s refused user %q: %d%s", realm.Host, cred.Username, resp.status, resp.errorSummary())
+		}
+		return "", res, false
+	case resp.status != http.StatusOK:
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the token server %s answered %d%s", realm.Host, resp.status, resp.errorSummary())
+		return "", res, false
+	}
+	var tok struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(resp.body, &tok); err != nil || (tok.Token == "" && tok.AccessToken == "") {
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the token server %s answered 200 without a token", realm.Host)
+		return "", res, false
+	}
+	if tok.Token != "" {
+		return tok.Token, res, true
+	}
+	return tok.AccessToken, res, true
+}
+
+// manifest asks for the manifest with HEAD (which registries do not count as a pull),
+// and repeats it as GET only to read the error body when HEAD fails.
+func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result, scheme string, t target, authHeader string, cred *dockercfg.Credential) Result {
+	u := scheme + "://" + t.host + "/v2/" + t.repository + "/manifests/" + t.reference
+	headers := map[string]string{"Accept": strings.Join(manifestTypes, ", ")}
+	if authHeader != "" {
+		headers["Authorization"] = authHeader
+	}
+	resp, err := do(ctx, client, http.MethodHead, u, headers)
+	if err != nil {
+		return classifyTransport(res, err)
+	}
+	if resp.status == http.StatusOK {
+		res.Outcome, res.Detail = OK, "manifest "+t.reference+" found"
+		if d := resp.header.Get("Docker-Content-Digest"); d != "" {
+			res.Detail += " (" + d + ")"
+		}
+		return res
+	}
+	if full, err := get(ctx, client, u, headers); err == nil && full.status == resp.status {
+		resp = full
+	}
+	where := fmt.Sprintf("manifest %s of %s: %d%s", t.reference, t.repository, resp.status, resp.errorSummary())
+	switch {
+	case resp.status == http.StatusTooManyRequests || resp.hasCode("TOOMANYREQUESTS"):
+		res.Outcome, res.Detail = RateLimited, where
+	case resp.status == http.StatusNotFound && resp.hasCode("NAME_UNKNOWN"):
+		res.Outcome, res.Detail = ImageNotFound, where+": the repository does not exist"
+	case resp.status == http.StatusNotFound:
+		res.Outcome, res.Detail = ImageNotFound, where+": the registry has no "+t.reference+" in "+t.repository
+	case resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden:
+		if cred == nil || cred.Empty() {
+			res.Outcome, res.Detail = AuthRequired, where+": the repository is not public"
+		} else {
+			res.Outcome, res.Ambiguous = AccessDenied, true
+			res.Detail = where + fmt.Sprintf(": user %q is authenticated but may not pull %s, or the repository does not exist (registries do not say which)", cred.Username, t.repository)
+		}
+	default:
+		res.Outcome, res.Detail = RegistryError, where
+	}
+	return res
+}
+
+func (c *Checker) allowsPlainHTTP(host string) bool {
+	switch c.PlainHTTP {
+	case PlainHTTPAlways:
+		return true
+	case PlainHTTPNever:
+		return false
+	default:
+		return isLoopback(host)
+	}
+}
+
+func isLoopback(host string) bool {
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// pickChallenge prefers Bearer, as runtimes do.
+func pickChallenge(chs []Challenge) (Challenge, bool) {
+	for _, want := range []string{"bearer", "basic"} {
+		for _, c := range chs {
+			if c.Scheme == want {
+				return c, true
+			}
+		}
+	}
+	return Challenge{}, false
+}
+
+// response is what the checker keeps of an HTTP response.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func get(ctx context.Context, client *http.Client, u string, headers map[string]string) (*response, error) {
+	return do(ctx, client, http.MethodGet, u, headers)
+}
+
+func do(ctx context.Context, client *http.Client, method, u string, headers map[string]string) (*response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "regcred")
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, err
+	}
+	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+}
+
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// apiErrors returns the distribution errors of the body.
+func (r *response) apiErrors() []apiError {
+	var e struct {
+		Errors []apiError `json:"errors"`
+	}
+	if json.Unmarshal(r.body, &e) != nil {
+		return nil
+	}
+	return e.Errors
+}
+
+// hasCode reports whether the body carries a distribution error code.
+func (r *response) hasCode(code string) bool {
+	return slices.ContainsFunc(r.apiErrors(), func(e apiError) bool { return e.Code == code })
+}
+
+// errorSummary is " (CODE: message; error=...)" from a distribution error body and
+// the Bearer challenge's error, or "".
+func (r *response) errorSummary() string {
+	var parts []string
+	for _, e := range r.apiErrors() {
+		parts = append(parts, strings.TrimSpace(e.Code+": "+e.Message))
+	}
+	for _, ch := range ParseChallenges(r.header.Get("WWW-Authenticate")) {
+		if msg := ch.Params["error"]; msg != "" {
+			parts = append(parts, "error="+msg)
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
