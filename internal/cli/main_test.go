@@ -6,19 +6,28 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/apiserver"
+	"github.com/regcred/regcred/test/images"
+	"github.com/regcred/regcred/test/registry"
 )
 
-// kubeconfig points at the real kube-apiserver the tests of this package share.
-var kubeconfig string
+// Shared by the tests of this package: a real kube-apiserver (kubeconfig, kube) and
+// real registries (regs).
+var (
+	kubeconfig string
+	kube       kubernetes.Interface
+	regs       *registry.Fixtures
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -31,6 +40,19 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer stop()
+	if kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if regs, err = registry.StartFixtures(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer regs.Close()
+	if err := pushFixtureImages(regs); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "regcred-cli-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -57,12 +79,33 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 // runCmd runs the root command in-process, as `kubectl regcred ARGS...`.
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCmdIn(t, "", args...)
+}
+
+// runCmdIn is runCmd with standard input.
+func runCmdIn(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: &bytes.Buffer{}, Out: &out, ErrOut: &errOut})
+	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
 	cmd.SetArgs(append([]string{"--kubeconfig", kubeconfig}, args...))
 	err := cmd.Execute()
 	if err != nil {
 		fmt.Fprintln(&errOut, "error:", err)
 	}
 	return out.String(), errOut.String(), cli.ExitCode(err)
+}
+
+// pushFixtureImages puts team/app:v1 on the Basic and Token registries.
+func pushFixtureImages(f *registry.Fixtures) error {
+	ctx := context.Background()
+	img, err := images.Pause(ctx, "cli")
+	if err != nil {
+		return err
+	}
+	for _, r := range []*registry.Registry{f.Basic, f.Token} {
+		if _, err := r.Push(ctx, "team/app:v1", img); err != nil {
+			return err
+		}
+	}
+	return nil
 }

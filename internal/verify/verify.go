@@ -145,19 +145,46 @@ func (c *Checker) transport() http.RoundTripper {
 
 func (c *Checker) check(ctx context.Context, client *http.Client, t target, cred *dockercfg.Credential) Result {
 	res := Result{Registry: t.host, Repository: t.repository, Reference: t.reference}
+	authHeader, res, ok := c.authenticate(ctx, client, res, t, cred)
+	if !ok {
+		return res
+	}
+	return c.manifest(ctx, client, res, res.Scheme, t, authHeader, cred)
+}
+
+// Login checks a credential against a registry without naming an image, as
+// `docker login` does: Basic auth on /v2/, or a token without a scope. OK means the
+// credential is accepted (or the registry needs none); it says nothing of pull rights.
+func (c *Checker) Login(ctx context.Context, host string, cred dockercfg.Credential) Result {
+	if host == "docker.io" || host == "index.docker.io" {
+		host = "registry-1.docker.io"
+	}
+	client := &http.Client{Transport: c.transport(), Timeout: c.timeout()}
+	defer client.CloseIdleConnections()
+	res, ok := Result{Registry: host}, false
+	_, res, ok = c.authenticate(ctx, client, res, target{host: host}, &cred)
+	if ok {
+		res.Outcome, res.Detail = OK, fmt.Sprintf("%s accepted user %q", host, cred.Username)
+	}
+	return res
+}
+
+// authenticate pings the registry and obtains the Authorization header for the
+// credential. It returns false with the outcome when that fails.
+func (c *Checker) authenticate(ctx context.Context, client *http.Client, res Result, t target, cred *dockercfg.Credential) (string, Result, bool) {
 	scheme := "https"
 	ping, err := get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
 	if err != nil && isHTTPResponseToHTTPS(err) {
 		if !c.allowsPlainHTTP(t.host) {
 			res.Outcome, res.Detail = RegistryHTTPOnly, "the registry answers HTTPS with plain HTTP; a runtime refuses it unless the node is configured for an insecure registry"
-			return res
+			return "", res, false
 		}
 		scheme = "http"
 		ping, err = get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
 	}
 	res.Scheme = scheme
 	if err != nil {
-		return classifyTransport(res, err)
+		return "", classifyTransport(res, err), false
 	}
 	var authHeader string
 	switch ping.status {
@@ -167,38 +194,38 @@ func (c *Checker) check(ctx context.Context, client *http.Client, t target, cred
 		ch, ok := pickChallenge(ParseChallenges(ping.header.Get("WWW-Authenticate")))
 		if !ok {
 			res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", ping.header.Get("WWW-Authenticate"))
-			return res
+			return "", res, false
 		}
 		switch ch.Scheme {
 		case "basic":
 			if cred == nil || cred.Empty() {
 				res.Outcome, res.Detail = AuthRequired, "the registry requires Basic authentication and no credentials were sent"
-				return res
+				return "", res, false
 			}
 			authHeader = "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
 			pong, err := get(ctx, client, scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
 			if err != nil {
-				return classifyTransport(res, err)
+				return "", classifyTransport(res, err), false
 			}
 			if pong.status == http.StatusUnauthorized || pong.status == http.StatusForbidden {
 				res.Outcome, res.Detail = CredentialRejected, fmt.Sprintf("the registry refused user %q: GET /v2/ answered %d%s", cred.Username, pong.status, pong.errorSummary())
-				return res
+				return "", res, false
 			}
 		case "bearer":
 			token, r, ok := c.token(ctx, client, res, ch, t, cred)
 			if !ok {
-				return r
+				return "", r, false
 			}
 			authHeader = "Bearer " + token
 		}
 	case http.StatusTooManyRequests:
 		res.Outcome, res.Detail = RateLimited, "GET /v2/ answered 429 Too Many Requests"
-		return res
+		return "", res, false
 	default:
 		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered %d%s: not a registry API, or a registry in trouble", ping.status, ping.errorSummary())
-		return res
+		return "", res, false
 	}
-	return c.manifest(ctx, client, res, scheme, t, authHeader, cred)
+	return authHeader, res, true
 }
 
 // token exchanges the credential for a Bearer token with pull scope.
@@ -212,7 +239,9 @@ func (c *Checker) token(ctx context.Context, client *http.Client, res Result, ch
 	if s := ch.Params["service"]; s != "" {
 		q.Set("service", s)
 	}
-	q.Set("scope", "repository:"+t.repository+":pull")
+	if t.repository != "" {
+		q.Set("scope", "repository:"+t.repository+":pull")
+	}
 	realm.RawQuery = q.Encode()
 	headers := map[string]string{}
 	if cred != nil && !cred.Empty() {

@@ -230,3 +230,29 @@ func TestCheckInvalidImage(t *testing.T) {
 		}
 	}
 }
+
+func TestLogin(t *testing.T) {
+	f := startFixtures(t)
+	tests := []struct {
+		name    string
+		checker verify.Checker
+		host    string
+		cred    dockercfg.Credential
+		want    verify.Outcome
+	}{
+		{"basic: accepted", verify.Checker{}, f.basic.Host, *cred("alice", alicePass), verify.OK},
+		{"basic: rejected", verify.Checker{}, f.basic.Host, *cred("alice", "wrong-password-0000"), verify.CredentialRejected},
+		{"token: accepted without pull rights", verify.Checker{}, f.token.Host, *cred("bob", bobPass), verify.OK},
+		{"token: rejected", verify.Checker{}, f.token.Host, *cred("bob", "wrong-password-0000"), verify.CredentialRejected},
+		{"tls: untrusted", verify.Checker{}, f.tls.Host, *cred("alice", alicePass), verify.RegistryTLSError},
+		{"open registry", verify.Checker{}, f.open.Host, *cred("alice", alicePass), verify.OK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.checker.Login(context.Background(), tt.host, tt.cred)
+			if got.Outcome != tt.want {
+				t.Errorf("Login(%s) = %s (%s), want %s", tt.host, got.Outcome, got.Detail, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,55 @@
+package dockercfg
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestKeyFor(t *testing.T) {
+	tests := []struct {
+		name, server, want, wantErr string
+	}{
+		{"host", "reg.example.com", "reg.example.com", ""},
+		{"host and port", "reg.example.com:5000", "reg.example.com:5000", ""},
+		{"scheme and slash dropped", "https://reg.example.com/", "reg.example.com", ""},
+		{"upper-case scheme dropped", "HTTPS://reg.example.com", "reg.example.com", ""},
+		{"repository path kept", "reg.example.com/team", "reg.example.com/team", ""},
+		{"v2 path dropped", "https://reg.example.com/v2/", "reg.example.com", ""},
+		{"docker.io", "docker.io", DockerHubKey, ""},
+		{"index.docker.io", "index.docker.io", DockerHubKey, ""},
+		{"registry-1.docker.io", "registry-1.docker.io", DockerHubKey, ""},
+		{"docker hub v1 url", "https://index.docker.io/v1/", DockerHubKey, ""},
+		{"docker hub org stays a path", "docker.io/myorg", "docker.io/myorg", ""},
+		{"IP and port", "10.0.0.5:5000", "10.0.0.5:5000", ""},
+		{"empty", " ", "", "empty"},
+		{"capitals", "Reg.Example.com", "", "write reg.example.com"},
+		{"tag", "reg.example.com/team/app:1", "", "tag or digest"},
+		{"bad port", "reg.example.com:abc", "", "not a host"},
+		{"query", "reg.example.com/?x=1", "", "not a host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := KeyFor(tt.server)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("KeyFor(%q) = %q, %v; want error with %q", tt.server, got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("KeyFor(%q) = %q, %v; want %q", tt.server, got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoginHost(t *testing.T) {
+	for key, want := range map[string]string{
+		DockerHubKey: "registry-1.docker.io", "docker.io/myorg": "registry-1.docker.io",
+		"reg.example.com:5000/team": "reg.example.com:5000", "https://reg.example.com": "reg.example.com",
+	} {
+		if got := LoginHost(key); got != want {
+			t.Errorf("LoginHost(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
