@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
@@ -96,3 +97,5 @@ func (m dryRunMode) suffix() string {
 		return ""
 	}
 }
+
+func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

@@ -29,6 +29,8 @@ credentials against the real registry, and never prints a password unless asked.
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%v (see '%s --help')", err, c.CommandPath())
 	})
-	cmd.AddCommand(NewCmdVersion(flags, streams), NewCmdCreate(flags, streams))
+	cmd.AddCommand(NewCmdVersion(flags, streams), NewCmdCreate(flags, streams), NewCmdShow(flags, streams),
+		NewCmdAttach(flags, streams), NewCmdDetach(flags, streams),
+		NewCmdMatch(flags, streams), NewCmdVerify(flags, streams))
 	return cmd
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 )
@@ -31,11 +33,15 @@ func Detach(ctx context.Context, cs kubernetes.Interface, namespace, sa, secret 
 	})
 }
 
+// conflictBackoff spaces retries after a conflict with jitter, so that several writers
+// racing for one ServiceAccount all get through.
+var conflictBackoff = wait.Backoff{Steps: 20, Duration: 10 * time.Millisecond, Factor: 1.5, Jitter: 0.5, Cap: 2 * time.Second}
+
 // edit is a read-modify-write of the list with the resourceVersion precondition that
 // an Update carries, retried on conflict with a fresh read.
 func edit(ctx context.Context, cs kubernetes.Interface, namespace, name string, dryRun []string, change func([]corev1.LocalObjectReference) ([]corev1.LocalObjectReference, bool)) (bool, error) {
 	changed := false
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(conflictBackoff, func() error {
 		sa, err := cs.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return err

@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/regcred/regcred/internal/serviceaccount"
+)
+
+// AttachOptions are the options of `kubectl regcred attach` and `detach`.
+type AttachOptions struct {
+	Secret          string
+	ServiceAccounts []string
+	AllNamespaces   bool
+	Restart         bool
+	DryRun          string
+	detach          bool
+
+	flags     *genericclioptions.ConfigFlags
+	client    kubernetes.Interface
+	namespace string
+	dryRun    dryRunMode
+	genericiooptions.IOStreams
+}
+
+// NewCmdAttach returns `kubectl regcred attach`.
+func NewCmdAttach(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	return newAttachCmd(flags, streams, false)
+}
+
+// NewCmdDetach returns `kubectl regcred detach`.
+func NewCmdDetach(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	return newAttachCmd(flags, streams, true)
+}
+
+func newAttachCmd(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, detach bool) *cobra.Command {
+	o := &AttachOptions{flags: flags, IOStreams: streams, detach: detach}
+	cmd := &cobra.Command{
+		Use:   "attach SECRET --serviceaccount NAME[,NAME...|*] [-n NS | -A]",
+		Short: "Add a pull Secret to ServiceAccounts, keeping their other entries",
+		Long: `Add the Secret to the ServiceAccounts' imagePullSecrets without dropping the entries
+already there (the list is replaced whole by 'kubectl patch'; this reads, changes and
+writes it back with the version it read, retrying on conflict).
+
+Pods get a ServiceAccount's pull Secrets only when they are created: attach lists the
+running pods that will not see the Secret until recreated, and --restart does a
+rollout restart of the Deployments, StatefulSets and DaemonSets that own them.`,
+		Example: `  kubectl regcred attach regcred --serviceaccount default -n team-a
+  kubectl regcred attach regcred --serviceaccount '*' -A --restart`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Secret = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	if detach {
+		cmd.Use = "detach SECRET --serviceaccount NAME[,NAME...|*] [-n NS | -A]"
+		cmd.Short = "Remove a pull Secret from ServiceAccounts, keeping their other entries"
+		cmd.Long = "Remove the Secret from the ServiceAccounts' imagePullSecrets, keeping every other entry.\nRunning pods keep the copy they got at creation."
+		cmd.Example = "  kubectl regcred detach regcred --serviceaccount default -n team-a"
+	}
+	cmd.Flags().StringSliceVar(&o.ServiceAccounts, "serviceaccount", nil, "ServiceAccounts (comma-separated), or * for all")
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "every namespace that has the Secret")
+	cmd.Flags().StringVar(&o.DryRun, "dry-run", "none", "none, client or server")
+	if !detach {
+		cmd.Flags().BoolVar(&o.Restart, "restart", false, "rollout-restart the workloads whose pods do not have the Secret")
+	}
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *AttachOptions) Validate() error {
+	o.ServiceAccounts = splitList(o.ServiceAccounts)
+	if len(o.ServiceAccounts) == 0 {
+		return fmt.Errorf("--serviceaccount is required: name one or more ServiceAccounts, or '*' for all")
+	}
+	if slices.Contains(o.ServiceAccounts, "*") && len(o.ServiceAccounts) > 1 {
+		return fmt.Errorf("--serviceaccount '*' means all: do not list others with it")
+	}
+	if o.AllNamespaces && o.flags.Namespace != nil && *o.flags.Namespace != "" {
+		return fmt.Errorf("-n and -A choose the namespaces in different ways: use one")
+	}
+	var err error
+	o.dryRun, err = parseDryRun(o.DryRun)
+	if err == nil && o.Restart && o.dryRun != dryRunNone {
+		err = fmt.Errorf("--restart does not go with --dry-run")
+	}
+	return err
+}
+
+// Complete makes the client.
+func (o *AttachOptions) Complete() error {
+	var err error
+	o.client, o.namespace, err = clientFor(o.flags)
+	return err
+}
+
+// Run changes the ServiceAccounts namespace by namespace.
+func (o *AttachOptions) Run(ctx context.Context) error {
+	namespaces := []string{o.namespace}
+	if o.AllNamespaces {
+		list, err := o.client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + o.Secret})
+		if err != nil {
+			return fmt.Errorf("find secret %s in all namespaces: %w", o.Secret, err)
+		}
+		namespaces = nil
+		for _, s := range list.Items {
+			namespaces = append(namespaces, s.Namespace)
+		}
+		slices.Sort(namespaces)
+		if len(namespaces) == 0 {
+			return fmt.Errorf("no namespace has a Secret named %s", o.Secret)
+		}
+	} else if !o.detach {
+		if _, err := o.client.CoreV1().Secrets(o.namespace).Get(ctx, o.Secret, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return fmt.Errorf("secret %s/%s does not exist: create it first (kubectl regcred create %s -n %s ...)", o.namespace, o.Secret, o.Secret, o.namespace)
+		} else if err != nil {
+			return fmt.Errorf("get secret %s/%s: %w", o.namespace, o.Secret, err)
+		}
+	}
+	for _, ns := range namespaces {
+		if err := o.runNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *AttachOptions) runNamespace(ctx context.Context, ns string) error {
+	sas := o.ServiceAccounts
+	if slices.Contains(sas, "*") {
+		list, err := o.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("list serviceaccounts in %s: %w", ns, err)
+		}
+		sas = nil
+		for _, sa := range list.Items {
+			sas = append(sas, sa.Name)
+		}
+	} else {
+		// Check them all before changing any.
+		for _, sa := range sas {
+			if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
+				return fmt.Errorf("serviceaccount %s/%s: %w", ns, sa, err)
+			}
+		}
+	}
+	edit, verb := serviceaccount.Attach, "attached"
+	if o.detach {
+		edit, verb = serviceaccount.Detach, "detached"
+	}
+	for _, sa := range sas {
+		if o.dryRun == dryRunClient {
+			fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, verb, o.dryRun.suffix())
+			continue
+		}
+		changed, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, verb), o.dryRun.suffix())
+	}
+	if o.detach {
+		return nil
+	}
+	return o.reportStale(ctx, ns, sas)
+}
+
+// reportStale lists the pods that will not see the Secret, and restarts their
+// workloads when asked.
+func (o *AttachOptions) reportStale(ctx context.Context, ns string, sas []string) error {
+	stale, err := serviceaccount.StalePods(ctx, o.client, ns, sas, o.Secret)
+	if err != nil {
+		return err
+	}
+	var restart []serviceaccount.Workload
+	for _, p := range stale {
+		switch {
+		case p.OwnList:
+			fmt.Fprintf(o.ErrOut, "pod %s/%s (%s) sets its own imagePullSecrets: the ServiceAccount's never reach it; add %s to the %s's pod template\n", ns, p.Pod, p.Owner, o.Secret, p.Owner.Kind)
+		case p.Owner.Restartable():
+			if !slices.Contains(restart, p.Owner) {
+				restart = append(restart, p.Owner)
+			}
+			if !o.Restart {
+				fmt.Fprintf(o.ErrOut, "pod %s/%s (%s) will not see %s until recreated: kubectl rollout restart %s -n %s (or rerun with --restart)\n", ns, p.Pod, p.Owner, o.Secret, p.Owner, ns)
+			}
+		default:
+			fmt.Fprintf(o.ErrOut, "pod %s/%s (%s) will not see %s until recreated: delete it to have it recreated\n", ns, p.Pod, p.Owner, o.Secret)
+		}
+	}
+	if !o.Restart {
+		return nil
+	}
+	now := metav1.NewTime(time.Now())
+	for _, w := range restart {
+		if err := serviceaccount.Restart(ctx, o.client, ns, w, now); err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "%s in %s restarted\n", w, ns)
+	}
+	return nil
+}
