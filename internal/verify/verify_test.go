@@ -19,7 +19,7 @@ import (
 
 // fixtures are real distribution registries shared by the tests of this file.
 type fixtures struct {
-	basic, token, tls, mismatch, open *registry.Registry
+	basic, token, tls, mismatch, expired, open *registry.Registry
 }
 
 const (
@@ -44,6 +44,7 @@ func startFixtures(t *testing.T) *fixtures {
 		token:    start(registry.Options{Auth: registry.AuthToken, Users: users, Pull: map[string][]string{"alice": {"team/*"}}, Public: []string{"public/*"}}),
 		tls:      start(registry.Options{TLS: true}),
 		mismatch: start(registry.Options{TLS: true, CertHosts: []string{"registry.example.test"}}),
+		expired:  start(registry.Options{TLS: true, ExpiredCert: true}),
 		open:     start(registry.Options{}),
 	}
 	img, err := images.Pause(ctx, "verify")
@@ -95,6 +96,7 @@ func TestCheck(t *testing.T) {
 		{name: "tls: untrusted CA", image: f.tls.Ref("team/app:v1"), want: verify.RegistryTLSError, tlsProblem: "unknown authority"},
 		{name: "tls: trusted CA", checker: verify.Checker{RootCAs: f.tls.CertPool()}, image: f.tls.Ref("team/app:v1"), want: verify.OK, scheme: "https"},
 		{name: "tls: name mismatch", checker: verify.Checker{RootCAs: f.mismatch.CertPool()}, image: f.mismatch.Ref("team/app:v1"), want: verify.RegistryTLSError, tlsProblem: "name mismatch", detail: "127.0.0.1"},
+		{name: "tls: expired", checker: verify.Checker{RootCAs: f.expired.CertPool()}, image: f.expired.Ref("team/app:v1"), want: verify.RegistryTLSError, tlsProblem: "expired", detail: "expired"},
 		{name: "plain HTTP refused when not allowed", checker: verify.Checker{PlainHTTP: verify.PlainHTTPNever}, image: f.open.Ref("team/app:v1"), want: verify.RegistryHTTPOnly},
 		{name: "plain HTTP on loopback", image: f.open.Ref("team/app:v1"), want: verify.OK, scheme: "http"},
 		{name: "open registry ignores credentials", image: f.open.Ref("team/app:v1"), cred: wrong, want: verify.OK},

@@ -53,19 +53,29 @@ func NewCA(name string) (*CA, error) {
 	return &CA{Cert: cert, key: key, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}, nil
 }
 
-// Serving issues a serving certificate for hosts: IP addresses become IP SANs, other
-// names DNS SANs. The chain includes the CA.
+// Serving issues a serving certificate for hosts, valid for a day: IP addresses become
+// IP SANs, other names DNS SANs. The chain includes the CA.
 func (ca *CA) Serving(hosts ...string) (tls.Certificate, error) {
+	now := time.Now()
+	return ca.serving(now.Add(-time.Hour), now.Add(24*time.Hour), hosts)
+}
+
+// ExpiredServing issues a serving certificate for hosts that expired an hour ago.
+func (ca *CA) ExpiredServing(hosts ...string) (tls.Certificate, error) {
+	now := time.Now()
+	return ca.serving(now.Add(-2*time.Hour), now.Add(-time.Hour), hosts)
+}
+
+func (ca *CA) serving(notBefore, notAfter time.Time, hosts []string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("generate serving key: %w", err)
 	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
 		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -70,6 +70,8 @@ type Options struct {
 	// CertHosts are the names the serving certificate is for; the listen address's
 	// host when empty. Naming another host produces name-mismatch errors.
 	CertHosts []string
+	// ExpiredCert serves a certificate that expired an hour ago.
+	ExpiredCert bool
 }
 
 // Registry is a running registry.
@@ -134,7 +136,11 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}
-		serving, err := ca.Serving(hosts...)
+		issue := ca.Serving
+		if opts.ExpiredCert {
+			issue = ca.ExpiredServing
+		}
+		serving, err := issue(hosts...)
 		if err != nil {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}

@@ -5,7 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -159,5 +162,27 @@ func TestTLS(t *testing.T) {
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Errorf("HEAD without the CA = %v, want x509 unknown authority", err)
+	}
+}
+
+// TestTokenOAuthPost covers the OAuth2 password grant that containerd sends before
+// falling back to GET with Basic auth.
+func TestTokenOAuthPost(t *testing.T) {
+	r := start(t, registry.Options{Auth: registry.AuthToken, Users: map[string]string{"alice": "s3cret"}, Pull: map[string][]string{"alice": {"team/*"}}})
+	post := func(user, pass string) (int, string) {
+		form := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "scope": {"repository:team/app:pull"}, "service": {"x"}}
+		resp, err := http.PostForm("http://"+r.Host+"/token", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("alice", "s3cret"); code != http.StatusOK || !strings.Contains(body, "access_token") {
+		t.Errorf("POST with the right password = %d %s, want 200 with a token", code, body)
+	}
+	if code, _ := post("alice", "wrong"); code != http.StatusUnauthorized {
+		t.Errorf("POST with a wrong password = %d, want 401", code)
 	}
 }

@@ -74,7 +74,23 @@ type claims struct {
 
 func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	subject := ""
-	if user, pass, ok := r.BasicAuth(); ok {
+	scopes := r.URL.Query()["scope"]
+	user, pass, ok := r.BasicAuth()
+	if r.Method == http.MethodPost {
+		// The OAuth2 form containerd tries first: grant_type=password with the
+		// credentials and space-separated scopes in the body.
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, `{"errors":[{"code":"UNSUPPORTED","message":"bad form"}]}`, http.StatusBadRequest)
+			return
+		}
+		if r.PostForm.Get("grant_type") != "password" {
+			http.Error(w, `{"error":"unsupported_grant_type"}`, http.StatusBadRequest)
+			return
+		}
+		user, pass, ok = r.PostForm.Get("username"), r.PostForm.Get("password"), true
+		scopes = strings.Fields(r.PostForm.Get("scope"))
+	}
+	if ok {
 		want, known := ts.users[user]
 		if !known || want != pass {
 			w.Header().Set("WWW-Authenticate", `Basic realm="regcred-test-token-server"`)
@@ -84,7 +100,7 @@ func (ts *tokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		subject = user
 	}
 	var granted []access
-	for _, scope := range r.URL.Query()["scope"] {
+	for _, scope := range scopes {
 		if a, ok := ts.grant(subject, scope); ok {
 			granted = append(granted, a)
 		}
