@@ -7,12 +7,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/serviceaccount"
 )
 
@@ -110,75 +112,126 @@ func (o *AttachOptions) Complete() error {
 	return err
 }
 
-// Run changes the ServiceAccounts namespace by namespace.
+// Run checks every namespace, then changes the ServiceAccounts namespace by namespace.
 func (o *AttachOptions) Run(ctx context.Context) error {
-	namespaces := []string{o.namespace}
-	if o.AllNamespaces {
-		list, err := o.client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + o.Secret})
-		if err != nil {
-			return fmt.Errorf("find secret %s in all namespaces: %w", o.Secret, err)
-		}
-		namespaces = nil
-		for _, s := range list.Items {
-			namespaces = append(namespaces, s.Namespace)
-		}
-		slices.Sort(namespaces)
-		if len(namespaces) == 0 {
-			return fmt.Errorf("no namespace has a Secret named %s", o.Secret)
-		}
-	} else if !o.detach {
-		if _, err := o.client.CoreV1().Secrets(o.namespace).Get(ctx, o.Secret, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return fmt.Errorf("secret %s/%s does not exist: create it first (kubectl regcred create %s -n %s ...)", o.namespace, o.Secret, o.Secret, o.namespace)
-		} else if err != nil {
-			return fmt.Errorf("get secret %s/%s: %w", o.namespace, o.Secret, err)
-		}
+	namespaces, err := o.targetNamespaces(ctx)
+	if err != nil {
+		return err
 	}
+	targets := map[string][]string{}
 	for _, ns := range namespaces {
-		if err := o.runNamespace(ctx, ns); err != nil {
+		if targets[ns], err = o.serviceAccounts(ctx, ns); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-func (o *AttachOptions) runNamespace(ctx context.Context, ns string) error {
-	sas := o.ServiceAccounts
-	if slices.Contains(sas, "*") {
-		list, err := o.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return fmt.Errorf("list serviceaccounts in %s: %w", ns, err)
-		}
-		sas = nil
-		for _, sa := range list.Items {
-			sas = append(sas, sa.Name)
-		}
-	} else {
-		// Check them all before changing any.
-		for _, sa := range sas {
-			if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
-				return fmt.Errorf("serviceaccount %s/%s: %w", ns, sa, err)
-			}
 		}
 	}
 	edit, verb := serviceaccount.Attach, "attached"
 	if o.detach {
 		edit, verb = serviceaccount.Detach, "detached"
 	}
-	for _, sa := range sas {
-		if o.dryRun == dryRunClient {
-			fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, verb, o.dryRun.suffix())
-			continue
+	for _, ns := range namespaces {
+		for _, sa := range targets[ns] {
+			if o.dryRun == dryRunClient {
+				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, verb, o.dryRun.suffix())
+				continue
+			}
+			changed, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, verb), o.dryRun.suffix())
 		}
-		changed, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
-		if err != nil {
-			return err
+		if !o.detach {
+			if err := o.reportStale(ctx, ns, targets[ns]); err != nil {
+				fmt.Fprintf(o.ErrOut, "warning: could not check the pods of %s: %v\n", ns, err)
+			}
 		}
-		fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, verb), o.dryRun.suffix())
 	}
+	return nil
+}
+
+// targetNamespaces is -n, or with -A every namespace that has the Secret (attach) or
+// a ServiceAccount that references it (detach, which also cleans up after a deleted
+// Secret).
+func (o *AttachOptions) targetNamespaces(ctx context.Context) ([]string, error) {
+	if !o.AllNamespaces {
+		if !o.detach {
+			if err := o.checkSecret(ctx, o.namespace); err != nil {
+				return nil, err
+			}
+		}
+		return []string{o.namespace}, nil
+	}
+	var namespaces []string
 	if o.detach {
-		return nil
+		list, err := o.client.CoreV1().ServiceAccounts("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list serviceaccounts in all namespaces: %w", err)
+		}
+		for _, sa := range list.Items {
+			if slices.Contains(sa.ImagePullSecrets, corev1.LocalObjectReference{Name: o.Secret}) && !slices.Contains(namespaces, sa.Namespace) {
+				namespaces = append(namespaces, sa.Namespace)
+			}
+		}
+	} else {
+		list, err := o.client.CoreV1().Secrets("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + o.Secret})
+		if err != nil {
+			return nil, fmt.Errorf("find secret %s in all namespaces: %w", o.Secret, err)
+		}
+		for _, s := range list.Items {
+			if err := usable(&s); err != nil {
+				fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
+			}
+			namespaces = append(namespaces, s.Namespace)
+		}
 	}
-	return o.reportStale(ctx, ns, sas)
+	slices.Sort(namespaces)
+	if len(namespaces) == 0 {
+		return nil, fmt.Errorf("no namespace has a Secret named %s", o.Secret)
+	}
+	return namespaces, nil
+}
+
+// checkSecret refuses a missing Secret and warns about one the kubelet cannot use.
+func (o *AttachOptions) checkSecret(ctx context.Context, ns string) error {
+	s, err := o.client.CoreV1().Secrets(ns).Get(ctx, o.Secret, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("secret %s/%s does not exist: create it first (kubectl regcred create %s -n %s ...)", ns, o.Secret, o.Secret, ns)
+	} else if err != nil {
+		return fmt.Errorf("get secret %s/%s: %w", ns, o.Secret, err)
+	}
+	if err := usable(s); err != nil {
+		fmt.Fprintf(o.ErrOut, "warning: %v\n", err)
+	}
+	return nil
+}
+
+// usable says why the kubelet would get nothing from a Secret, or nil.
+func usable(s *corev1.Secret) error {
+	if _, err := dockercfg.FromSecret(s); err != nil {
+		return fmt.Errorf("%w: pods will get nothing from it (kubectl regcred show %s -n %s)", err, s.Name, s.Namespace)
+	}
+	return nil
+}
+
+// serviceAccounts resolves --serviceaccount in one namespace, checking that each exists.
+func (o *AttachOptions) serviceAccounts(ctx context.Context, ns string) ([]string, error) {
+	if slices.Contains(o.ServiceAccounts, "*") {
+		list, err := o.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("list serviceaccounts in %s: %w", ns, err)
+		}
+		var names []string
+		for _, sa := range list.Items {
+			names = append(names, sa.Name)
+		}
+		return names, nil
+	}
+	for _, sa := range o.ServiceAccounts {
+		if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
+			return nil, fmt.Errorf("serviceaccount %s/%s: %w", ns, sa, err)
+		}
+	}
+	return o.ServiceAccounts, nil
 }
 
 // reportStale lists the pods that will not see the Secret, and restarts their

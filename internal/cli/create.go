@@ -17,6 +17,7 @@ import (
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/serviceaccount"
+	"github.com/regcred/regcred/internal/verify"
 )
 
 // CreateOptions are the options of `kubectl regcred create`.
@@ -111,8 +112,13 @@ password, identity tokens included, are refused with the reason.`,
 // namespaces.
 func (o *CreateOptions) Complete(ctx context.Context, args []string) error {
 	if o.fromDockerConfigSet && o.FromDockerConfig == defaultDockerConfig && len(args) == 2 {
-		// --from-docker-config PATH: pflag reads an optional value only after "=".
-		o.FromDockerConfig, args = args[1], args[:1]
+		// --from-docker-config PATH: pflag reads an optional value only after "=",
+		// so the path is one of the two arguments: the one that is a file.
+		path, name := args[1], args[0]
+		if isFile(args[0]) && !isFile(args[1]) {
+			path, name = args[0], args[1]
+		}
+		o.FromDockerConfig, args = path, []string{name}
 	}
 	if len(args) != 1 {
 		return fmt.Errorf("create takes one argument, the Secret's name: kubectl regcred create NAME --server ... (got %d)", len(args))
@@ -140,9 +146,15 @@ func (o *CreateOptions) Complete(ctx context.Context, args []string) error {
 		}
 		o.servers = []dockercfg.Server{{Key: key, Credential: dockercfg.Credential{Username: o.Username, Password: password, Email: o.Email}}}
 	}
-	var ns string
-	if o.client, ns, err = clientFor(o.flags); err != nil {
-		return err
+	ns, _, err := o.flags.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return fmt.Errorf("read namespace from kubeconfig: %w", err)
+	}
+	if o.dryRun != dryRunClient || o.AllNamespaces {
+		// A client dry run needs the cluster only to list namespaces.
+		if o.client, _, err = clientFor(o.flags); err != nil {
+			return err
+		}
 	}
 	switch {
 	case o.AllNamespaces:
@@ -182,6 +194,9 @@ func (o *CreateOptions) validateFlags() error {
 	}
 	if o.Server == "" || o.Username == "" {
 		return fmt.Errorf("--server and --username are required (or --from-docker-config with --registry)")
+	}
+	if strings.Contains(o.Username, ":") {
+		return fmt.Errorf("--username %q contains ':': the kubelet splits auth at the first ':', so the registry would get another user", o.Username)
 	}
 	sources := 0
 	for _, set := range []bool{o.PasswordStdin, o.PasswordFile != "", o.Password != ""} {
@@ -244,7 +259,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 		for _, s := range o.servers {
 			res := checker.Login(ctx, dockercfg.LoginHost(s.Key), s.Credential)
 			if !res.Outcome.Pullable() {
-				return failed("not saved: %s: %s: %s (fix the credential, or save it anyway with --no-verify)", res.Registry, res.Outcome, res.Detail)
+				return failed("not saved: %s: %s: %s (%s)", res.Registry, res.Outcome, res.Detail, loginHint(res.Outcome))
 			}
 			fmt.Fprintf(o.ErrOut, "verified: %s\n", res.Detail)
 		}
@@ -253,9 +268,19 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if o.dryRun == dryRunClient {
+		return o.printClientDryRun(data)
+	}
 	// Check every namespace before writing anything: all or nothing.
 	existing := map[string]*corev1.Secret{}
 	for _, ns := range o.namespaces {
+		n, err := o.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		if n.Status.Phase == corev1.NamespaceTerminating {
+			return fmt.Errorf("namespace %s is being deleted: leave it out", ns)
+		}
 		s, err := o.client.CoreV1().Secrets(ns).Get(ctx, o.Name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -265,6 +290,10 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("secret %s/%s exists with type %q: regcred never changes a Secret of another type; pick another name or delete it", ns, o.Name, typeOf(s))
 		case !o.Overwrite:
 			return fmt.Errorf("secret %s/%s already exists: add --overwrite to replace its credentials", ns, o.Name)
+		case s.Type != corev1.SecretTypeDockerConfigJson:
+			return fmt.Errorf("secret %s/%s has type %s and a Secret's type cannot change: delete it first, then create", ns, o.Name, s.Type)
+		case s.Immutable != nil && *s.Immutable:
+			return fmt.Errorf("secret %s/%s is immutable: delete it first, then create", ns, o.Name)
 		default:
 			existing[ns] = s
 		}
@@ -285,10 +314,6 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.Out, "secret/%s %s in %s%s\n", o.Name, verb, ns, o.dryRun.suffix())
 		}
 		for _, sa := range o.Attach {
-			if o.dryRun == dryRunClient {
-				fmt.Fprintf(o.ErrOut, "serviceaccount/%s in %s would get %s%s\n", sa, ns, o.Name, o.dryRun.suffix())
-				continue
-			}
 			changed, err := serviceaccount.Attach(ctx, o.client, ns, sa, o.Name, o.dryRun.serverDryRun())
 			if err != nil {
 				return err
@@ -307,29 +332,66 @@ func (o *CreateOptions) write(ctx context.Context, ns string, data []byte, old *
 		s := old.DeepCopy()
 		s.Type = corev1.SecretTypeDockerConfigJson
 		s.Data = map[string][]byte{corev1.DockerConfigJsonKey: data}
-		if o.dryRun == dryRunClient {
-			return s, "configured", nil
-		}
 		out, err := o.client.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: "kubectl-regcred"})
 		if err != nil {
 			return nil, "", fmt.Errorf("update secret %s/%s: %w", ns, o.Name, err)
 		}
 		return out, "configured", nil
 	}
-	s := &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: ns},
-		Type:       corev1.SecretTypeDockerConfigJson,
-		Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
-	}
-	if o.dryRun == dryRunClient {
-		return s, "created", nil
-	}
+	s := newPullSecret(ns, o.Name, data)
 	out, err := o.client.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{DryRun: o.dryRun.serverDryRun(), FieldManager: "kubectl-regcred"})
 	if err != nil {
 		return nil, "", fmt.Errorf("create secret %s/%s: %w", ns, o.Name, err)
 	}
 	return out, "created", nil
+}
+
+// printClientDryRun prints what would be created, without asking the cluster.
+func (o *CreateOptions) printClientDryRun(data []byte) error {
+	var secrets []*corev1.Secret
+	for _, ns := range o.namespaces {
+		secrets = append(secrets, newPullSecret(ns, o.Name, data))
+		if o.Output == "" {
+			fmt.Fprintf(o.Out, "secret/%s created in %s%s\n", o.Name, ns, o.dryRun.suffix())
+			for _, sa := range o.Attach {
+				fmt.Fprintf(o.Out, "serviceaccount/%s in %s attached%s\n", sa, ns, o.dryRun.suffix())
+			}
+		}
+	}
+	if o.Output != "" {
+		return printObjects(o.Out, o.Output, secrets)
+	}
+	return nil
+}
+
+func newPullSecret(ns, name string, data []byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
+	}
+}
+
+// loginHint says what to do about a failed login.
+func loginHint(o verify.Outcome) string {
+	switch o {
+	case verify.RegistryTLSError:
+		return "give the registry's CA with --ca-file, or save anyway with --no-verify"
+	case verify.RegistryHTTPOnly:
+		return "allow it with --plain-http if the nodes are configured for this insecure registry"
+	case verify.RegistryUnreachable:
+		return "check the --server name and this machine's network, or save anyway with --no-verify"
+	case verify.RateLimited:
+		return "try again later, or save anyway with --no-verify"
+	default:
+		return "fix the credential, or save it anyway with --no-verify"
+	}
+}
+
+func isFile(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 func attachVerb(changed bool, verb string) string {

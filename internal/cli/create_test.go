@@ -223,6 +223,9 @@ func TestCreateFromDockerConfig(t *testing.T) {
 			t.Errorf("--registry %s: exit %d, %q; want exit 2 with %q", r.registry, code, errOut, r.want)
 		}
 		noPassword(t, errOut)
+		if strings.Contains(errOut, "elsewhere-password") {
+			t.Errorf("another registry's password in the output: %q", errOut)
+		}
 	}
 	if secretExists(t, ns, "refused") {
 		t.Error("a refused entry was saved")

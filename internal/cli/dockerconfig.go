@@ -45,7 +45,7 @@ func fromDockerConfig(ctx context.Context, path string, registries []string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("--from-docker-config: %w", err)
 	}
-	cfg, err := dockercfg.Parse(data, dockercfg.ConfigJSON)
+	cfg, err := dockercfg.ParseFile(data)
 	if err != nil {
 		return nil, fmt.Errorf("--from-docker-config %s: %w", path, err)
 	}
@@ -97,6 +97,9 @@ func credentialFor(ctx context.Context, cfg *dockercfg.Config, key string) (dock
 	}
 	if err != nil {
 		return dockercfg.Credential{}, err
+	}
+	if cred.Username == "" || cred.Password == "" {
+		return dockercfg.Credential{}, fmt.Errorf("credential helper %s answered without a username or password: an empty entry would make the kubelet pull anonymously and skip the node's own credentials", helper)
 	}
 	return cred, nil
 }

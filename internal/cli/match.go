@@ -119,12 +119,13 @@ func (o *MatchOptions) Run(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
+	redact := keyRedactor(entries)
 	report := matchReport{Image: res.Image, Repository: res.Repository, Credentials: []matchCredential{}, NearMisses: []matchNearMiss{}, Warnings: warnings}
 	for _, m := range res.Matches {
-		report.Credentials = append(report.Credentials, matchCredential{Key: m.Key, Username: m.Username, Source: m.Source, Fallback: m.Fallback})
+		report.Credentials = append(report.Credentials, matchCredential{Key: redact(m.Key), Username: m.Username, Source: m.Source, Fallback: m.Fallback})
 	}
 	for _, n := range res.NearMisses {
-		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: n.Key, Reason: n.Reason, Source: n.Source})
+		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: redact(n.Key), Reason: redact(n.Reason), Source: n.Source})
 	}
 	if o.Output == "json" {
 		return printValue(o.Out, "json", report)

@@ -129,7 +129,8 @@ func (o *ShowOptions) Run(ctx context.Context) error {
 func viewSecret(s *corev1.Secret, reveal bool) secretView {
 	v := secretView{Namespace: s.Namespace, Name: s.Name, Type: string(typeOf(s)), Entries: []entryView{}, Warnings: []string{}}
 	cfg, err := dockercfg.FromSecret(s)
-	if errors.Is(err, dockercfg.ErrWrongType) {
+	skipped := errors.Is(err, dockercfg.ErrWrongType)
+	if skipped {
 		v.Warnings = append(v.Warnings, err.Error())
 		// Show what it would hold under the right type, to help the fix.
 		if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
@@ -140,12 +141,17 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 			return v
 		}
 	}
-	if err != nil {
+	var parseErr *dockercfg.ParseError
+	switch {
+	case errors.As(err, &parseErr) && !skipped:
 		v.Warnings = append(v.Warnings, err.Error()+" (the kubelet fails every pull of a pod that references this Secret)")
+		return v
+	case err != nil:
+		v.Warnings = append(v.Warnings, err.Error())
 		return v
 	}
 	for _, e := range cfg.Entries {
-		ev := entryView{Key: e.Key, Username: e.Username, Email: e.Email, Password: "(redacted)"}
+		ev := entryView{Key: dockercfg.DisplayKey(e.Key), Username: e.Username, Email: e.Email, Password: "(redacted)"}
 		if e.Password == "" {
 			ev.Password = ""
 		} else if reveal {
@@ -154,7 +160,7 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 		if k, err := keyring.NormalizeKey(e.Key); err == nil {
 			ev.KubeletKey = k
 		} else {
-			v.Warnings = append(v.Warnings, fmt.Sprintf("entry %q: %v: the kubelet ignores it", e.Key, err))
+			v.Warnings = append(v.Warnings, cfg.RedactKeys(fmt.Sprintf("entry %q: %v: the kubelet ignores it", e.Key, err)))
 		}
 		v.Entries = append(v.Entries, ev)
 	}

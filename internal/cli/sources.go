@@ -111,7 +111,7 @@ func dockerConfigEntries(path string) ([]keyring.Entry, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--docker-config: %w", err)
 	}
-	cfg, err := dockercfg.Parse(data, dockercfg.ConfigJSON)
+	cfg, err := dockercfg.ParseFile(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--docker-config %s: %w", path, err)
 	}

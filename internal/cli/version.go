@@ -82,6 +82,9 @@ func (o *VersionOptions) Run() error {
 	if o.discovery != nil {
 		v, err := o.discovery.ServerVersion()
 		if err != nil {
+			if o.Output == "" {
+				fmt.Fprintf(o.Out, "Client Version: %s\n", info.ClientVersion)
+			}
 			return fmt.Errorf("ask the cluster for its version: %w", err)
 		}
 		info.ServerVersion = v.GitVersion

@@ -7,14 +7,26 @@ import (
 
 // Credential is what the kubelet takes from an entry.
 type Credential struct {
-	Username string
-	Password string
-	Email    string
+	Username string `json:"username"`
+	Password string `json:"-"`
+	Email    string `json:"email,omitempty"`
 }
 
 // String names the user and hides the password.
 func (c Credential) String() string {
 	return fmt.Sprintf("%s (password %s)", userOrNone(c.Username), redact(c.Password))
+}
+
+// GoString hides the password from %#v.
+func (c Credential) GoString() string { return "dockercfg.Credential{" + c.String() + "}" }
+
+// Format prints String for every verb, so no verb reveals the password.
+func (c Credential) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		fmt.Fprint(f, c.GoString())
+		return
+	}
+	fmt.Fprint(f, c.String())
 }
 
 // LogValue hides the password in structured logs.

@@ -43,6 +43,9 @@ func FromHelper(ctx context.Context, helper, serverURL string) (Credential, erro
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, "get")
 	cmd.Stdin = strings.NewReader(serverURL)
+	// A helper that leaves a child holding its output (an agent it started) must not
+	// keep us waiting past the timeout.
+	cmd.WaitDelay = 2 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

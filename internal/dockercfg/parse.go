@@ -49,7 +49,7 @@ func (e *ParseError) Error() string {
 		fmt.Fprintf(&b, "line %d, column %d: ", e.Line, e.Column)
 	}
 	if e.Key != "" {
-		fmt.Fprintf(&b, "entry %q: ", e.Key)
+		fmt.Fprintf(&b, "entry %q: ", DisplayKey(e.Key))
 	}
 	b.WriteString(e.Err.Error())
 	if e.Hint != "" {
@@ -113,16 +113,16 @@ func Parse(data []byte, format Format) (*Config, error) {
 	var entries map[string]json.RawMessage
 	switch format {
 	case ConfigJSON:
-		var file struct {
+		// Exactly what the kubelet decodes: a wrongly typed HttpHeaders fails the
+		// Secret for it, other fields are never looked at.
+		var secret struct {
 			Auths       map[string]json.RawMessage `json:"auths"`
-			CredsStore  string                     `json:"credsStore"`
-			CredHelpers map[string]string          `json:"credHelpers"`
+			HTTPHeaders map[string]string          `json:"HttpHeaders"`
 		}
-		if err := json.Unmarshal(data, &file); err != nil {
+		if err := json.Unmarshal(data, &secret); err != nil {
 			return nil, jsonError(data, err)
 		}
-		entries, cfg.HasAuths = file.Auths, file.Auths != nil
-		cfg.CredsStore, cfg.CredHelpers = file.CredsStore, file.CredHelpers
+		entries, cfg.HasAuths = secret.Auths, secret.Auths != nil
 	case Dockercfg:
 		if err := json.Unmarshal(data, &entries); err != nil {
 			return nil, jsonError(data, err)
@@ -163,6 +163,25 @@ func parseEntry(key string, raw json.RawMessage) (Entry, *ParseError) {
 	e.AuthDisagrees = (r.Username != "" || r.Password != "") && (r.Username != user || r.Password != pass)
 	e.Username, e.Password = user, pass
 	return e, nil
+}
+
+// ParseFile reads a docker CLI config.json: the entries as Parse reads them, plus the
+// credential helpers (credsStore, credHelpers) that hold the secrets of the entries
+// left empty.
+func ParseFile(data []byte) (*Config, error) {
+	cfg, err := Parse(data, ConfigJSON)
+	if err != nil {
+		return nil, err
+	}
+	var helpers struct {
+		CredsStore  string            `json:"credsStore"`
+		CredHelpers map[string]string `json:"credHelpers"`
+	}
+	if err := json.Unmarshal(data, &helpers); err != nil {
+		return nil, jsonError(data, err)
+	}
+	cfg.CredsStore, cfg.CredHelpers = helpers.CredsStore, helpers.CredHelpers
+	return cfg, nil
 }
 
 // DecodeAuth decodes an auth field as the kubelet does: padded or unpadded base64 of

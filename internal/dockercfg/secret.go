@@ -73,14 +73,14 @@ func (c *Config) Problems() []string {
 	for _, e := range c.Entries {
 		switch {
 		case e.Empty() && (e.IdentityToken || e.RegistryToken):
-			p = append(p, fmt.Sprintf("entry %q has only an identity or registry token, which the kubelet ignores: the pull goes without credentials", e.Key))
+			p = append(p, fmt.Sprintf("entry %q has only an identity or registry token, which the kubelet ignores: the pull goes without credentials", DisplayKey(e.Key)))
 		case e.Empty():
-			p = append(p, fmt.Sprintf("entry %q is empty: the kubelet pulls anonymously from that registry and skips node credentials too", e.Key))
+			p = append(p, fmt.Sprintf("entry %q is empty: the kubelet pulls anonymously from that registry and skips node credentials too", DisplayKey(e.Key)))
 		case e.Password == "":
-			p = append(p, fmt.Sprintf("entry %q has a username but no password", e.Key))
+			p = append(p, fmt.Sprintf("entry %q has a username but no password", DisplayKey(e.Key)))
 		}
 		if e.AuthDisagrees {
-			p = append(p, fmt.Sprintf("entry %q: auth and username/password name different credentials; the kubelet uses auth", e.Key))
+			p = append(p, fmt.Sprintf("entry %q: auth and username/password name different credentials; the kubelet uses auth", DisplayKey(e.Key)))
 		}
 	}
 	return p

@@ -51,8 +51,13 @@ func KeyFor(server string) (string, error) {
 	if last := path[strings.LastIndex(path, "/")+1:]; strings.ContainsAny(last, ":@") {
 		return "", fmt.Errorf("registry %q names a tag or digest: a key names a registry or a repository path, e.g. %s", server, u.Host+strings.TrimSuffix(path[:strings.LastIndex(path, "/")+1], "/"))
 	}
-	if dockerHubNames[u.Hostname()] && u.Port() == "" && path == "" {
-		return DockerHubKey, nil
+	if dockerHubNames[u.Hostname()] && u.Port() == "" {
+		if path == "" {
+			return DockerHubKey, nil
+		}
+		// Only docker.io with a path matches Docker Hub images by prefix
+		// (index.docker.io/x and registry-1.docker.io/x match nothing).
+		return "docker.io" + path, nil
 	}
 	return u.Host + path, nil
 }

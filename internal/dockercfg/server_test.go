@@ -20,6 +20,8 @@ func TestKeyFor(t *testing.T) {
 		{"registry-1.docker.io", "registry-1.docker.io", DockerHubKey, ""},
 		{"docker hub v1 url", "https://index.docker.io/v1/", DockerHubKey, ""},
 		{"docker hub org stays a path", "docker.io/myorg", "docker.io/myorg", ""},
+		{"index.docker.io org becomes docker.io", "index.docker.io/myorg", "docker.io/myorg", ""},
+		{"registry-1 org becomes docker.io", "https://registry-1.docker.io/v2/myorg/", "docker.io/myorg", ""},
 		{"IP and port", "10.0.0.5:5000", "10.0.0.5:5000", ""},
 		{"empty", " ", "", "empty"},
 		{"capitals", "Reg.Example.com", "", "write reg.example.com"},

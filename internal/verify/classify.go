@@ -22,6 +22,7 @@ func classifyTransport(res Result, err error) Result {
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var dns *net.DNSError
+	var alert tls.AlertError
 	switch {
 	case errors.As(err, &unknown):
 		res.Outcome, res.TLSProblem = RegistryTLSError, "unknown authority"
@@ -35,6 +36,9 @@ func classifyTransport(res Result, err error) Result {
 	case errors.As(err, &invalid):
 		res.Outcome, res.TLSProblem = RegistryTLSError, "invalid"
 		res.Detail = invalid.Error()
+	case errors.As(err, &alert) || strings.Contains(err.Error(), "tls: "):
+		res.Outcome, res.TLSProblem = RegistryTLSError, "handshake failed"
+		res.Detail = "TLS handshake with " + res.Registry + " failed: " + redactURLs(err.Error())
 	case errors.As(err, &dns):
 		res.Outcome, res.Detail = RegistryUnreachable, "no such host: "+dns.Name
 	case errors.Is(err, syscall.ECONNREFUSED):

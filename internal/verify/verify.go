@@ -110,8 +110,9 @@ func (c *Checker) Check(ctx context.Context, image string, cred *dockercfg.Crede
 	client := &http.Client{
 		Transport: c.transport(),
 		Timeout:   c.timeout(),
-		// Redirects (to blob storage, to another token realm) are followed; the
-		// Authorization header is dropped on a change of host, as Go does.
+		// Redirects are followed (Go drops the Authorization header on a change of
+		// host), but never from HTTPS down to plain HTTP.
+		CheckRedirect: noDowngrade,
 	}
 	defer client.CloseIdleConnections()
 	r := c.check(ctx, client, t, cred)
@@ -135,8 +136,8 @@ func (c *Checker) transport() http.RoundTripper {
 	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
+		DialContext:           (&net.Dialer{Timeout: c.timeout()}).DialContext,
+		TLSHandshakeTimeout:   c.timeout(),
 		ResponseHeaderTimeout: c.timeout(),
 		TLSClientConfig:       &tls.Config{RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost:   4,
@@ -145,87 +146,108 @@ func (c *Checker) transport() http.RoundTripper {
 
 func (c *Checker) check(ctx context.Context, client *http.Client, t target, cred *dockercfg.Credential) Result {
 	res := Result{Registry: t.host, Repository: t.repository, Reference: t.reference}
-	authHeader, res, ok := c.authenticate(ctx, client, res, t, cred)
+	ping, res, ok := c.ping(ctx, client, res)
 	if !ok {
 		return res
 	}
-	return c.manifest(ctx, client, res, res.Scheme, t, authHeader, cred)
+	authHeader := ""
+	if ping.status == http.StatusUnauthorized {
+		if authHeader, res, ok = c.authorize(ctx, client, res, ping, t, cred); !ok {
+			return res
+		}
+	}
+	return c.manifest(ctx, client, res, t, authHeader, cred)
 }
 
 // Login checks a credential against a registry without naming an image, as
 // `docker login` does: Basic auth on /v2/, or a token without a scope. OK means the
-// credential is accepted (or the registry needs none); it says nothing of pull rights.
+// credential is accepted, or the registry asks for none at /v2/ (Detail says which);
+// it says nothing of pull rights.
 func (c *Checker) Login(ctx context.Context, host string, cred dockercfg.Credential) Result {
 	if host == "docker.io" || host == "index.docker.io" {
 		host = "registry-1.docker.io"
 	}
-	client := &http.Client{Transport: c.transport(), Timeout: c.timeout()}
+	res := Result{Registry: host}
+	if cred.Username == "" || cred.Password == "" {
+		res.Outcome, res.Detail = CredentialRejected, "the credential has no username or no password: there is nothing to log in with"
+		return res
+	}
+	client := &http.Client{Transport: c.transport(), Timeout: c.timeout(), CheckRedirect: noDowngrade}
 	defer client.CloseIdleConnections()
-	res, ok := Result{Registry: host}, false
-	_, res, ok = c.authenticate(ctx, client, res, target{host: host}, &cred)
-	if ok {
+	ping, res, ok := c.ping(ctx, client, res)
+	if !ok {
+		return res
+	}
+	if ping.status == http.StatusOK {
+		res.Outcome, res.Detail = OK, host+" asks for no authentication at /v2/: the credential was not checked (a repository may still ask for it)"
+		return res
+	}
+	if _, res, ok = c.authorize(ctx, client, res, ping, target{host: host}, &cred); ok {
 		res.Outcome, res.Detail = OK, fmt.Sprintf("%s accepted user %q", host, cred.Username)
 	}
 	return res
 }
 
-// authenticate pings the registry and obtains the Authorization header for the
-// credential. It returns false with the outcome when that fails.
-func (c *Checker) authenticate(ctx context.Context, client *http.Client, res Result, t target, cred *dockercfg.Credential) (string, Result, bool) {
-	scheme := "https"
-	ping, err := get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
+// ping sends GET /v2/ over HTTPS, or plain HTTP where the policy allows a registry
+// that speaks only that. A 200 or a 401 carries on (ok); anything else is the outcome.
+func (c *Checker) ping(ctx context.Context, client *http.Client, res Result) (*response, Result, bool) {
+	res.Scheme = "https"
+	resp, err := get(ctx, client, "https://"+res.Registry+"/v2/", nil)
 	if err != nil && isHTTPResponseToHTTPS(err) {
-		if !c.allowsPlainHTTP(t.host) {
+		if !c.allowsPlainHTTP(res.Registry) {
 			res.Outcome, res.Detail = RegistryHTTPOnly, "the registry answers HTTPS with plain HTTP; a runtime refuses it unless the node is configured for an insecure registry"
-			return "", res, false
+			return nil, res, false
 		}
-		scheme = "http"
-		ping, err = get(ctx, client, scheme+"://"+t.host+"/v2/", nil)
+		res.Scheme = "http"
+		resp, err = get(ctx, client, "http://"+res.Registry+"/v2/", nil)
 	}
-	res.Scheme = scheme
-	if err != nil {
-		return "", classifyTransport(res, err), false
-	}
-	var authHeader string
-	switch ping.status {
-	case http.StatusOK:
-		// An open registry: any credential is ignored.
-	case http.StatusUnauthorized:
-		ch, ok := pickChallenge(ParseChallenges(ping.header.Get("WWW-Authenticate")))
-		if !ok {
-			res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", ping.header.Get("WWW-Authenticate"))
-			return "", res, false
-		}
-		switch ch.Scheme {
-		case "basic":
-			if cred == nil || cred.Empty() {
-				res.Outcome, res.Detail = AuthRequired, "the registry requires Basic authentication and no credentials were sent"
-				return "", res, false
-			}
-			authHeader = "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
-			pong, err := get(ctx, client, scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
-			if err != nil {
-				return "", classifyTransport(res, err), false
-			}
-			if pong.status == http.StatusUnauthorized || pong.status == http.StatusForbidden {
-				res.Outcome, res.Detail = CredentialRejected, fmt.Sprintf("the registry refused user %q: GET /v2/ answered %d%s", cred.Username, pong.status, pong.errorSummary())
-				return "", res, false
-			}
-		case "bearer":
-			token, r, ok := c.token(ctx, client, res, ch, t, cred)
-			if !ok {
-				return "", r, false
-			}
-			authHeader = "Bearer " + token
-		}
-	case http.StatusTooManyRequests:
+	switch {
+	case err != nil:
+		return nil, classifyTransport(res, err), false
+	case resp.status == http.StatusOK || resp.status == http.StatusUnauthorized:
+		return resp, res, true
+	case resp.status == http.StatusTooManyRequests:
 		res.Outcome, res.Detail = RateLimited, "GET /v2/ answered 429 Too Many Requests"
-		return "", res, false
 	default:
-		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered %d%s: not a registry API, or a registry in trouble", ping.status, ping.errorSummary())
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ answered %d%s: not a registry API, or a registry in trouble", resp.status, resp.errorSummary())
+	}
+	return nil, res, false
+}
+
+// authorize answers the challenge of a 401 with the credential: Basic auth checked on
+// /v2/, or a Bearer token from the realm. It returns the Authorization header.
+func (c *Checker) authorize(ctx context.Context, client *http.Client, res Result, challenged *response, t target, cred *dockercfg.Credential) (string, Result, bool) {
+	ch, ok := pickChallenge(ParseChallenges(challenged.header.Get("WWW-Authenticate")))
+	if !ok {
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the registry answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", challenged.header.Get("WWW-Authenticate"))
 		return "", res, false
 	}
-	return authHeader, res, true
+	if ch.Scheme == "bearer" {
+		token, r, ok := c.token(ctx, client, res, ch, t, cred)
+		if !ok {
+			return "", r, false
+		}
+		return "Bearer " + token, res, true
+	}
+	if cred == nil || cred.Empty() {
+		res.Outcome, res.Detail = AuthRequired, "the registry requires Basic authentication and no credentials were sent"
+		return "", res, false
+	}
+	authHeader := "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
+	pong, err := get(ctx, client, res.Scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
+	switch {
+	case err != nil:
+		return "", classifyTransport(res, err), false
+	case pong.status == http.StatusOK:
+		return authHeader, res, true
+	case pong.status == http.StatusUnauthorized || pong.status == http.StatusForbidden:
+		res.Outcome, res.Detail = CredentialRejected, fmt.Sprintf("the registry refused user %q: GET /v2/ answered %d%s", cred.Username, pong.status, pong.errorSummary())
+	case pong.status == http.StatusTooManyRequests:
+		res.Outcome, res.Detail = RateLimited, "GET /v2/ with credentials answered 429 Too Many Requests"
+	default:
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("GET /v2/ with credentials answered %d%s", pong.status, pong.errorSummary())
+	}
+	return "", res, false
 }
 
 // token exchanges the credential for a Bearer token with pull scope.
@@ -233,6 +255,10 @@ func (c *Checker) token(ctx context.Context, client *http.Client, res Result, ch
 	realm, err := url.Parse(ch.Params["realm"])
 	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
 		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the registry's token realm %q is not an absolute http(s) URL", ch.Params["realm"])
+		return "", res, false
+	}
+	if realm.Scheme == "http" && cred != nil && !cred.Empty() && !c.allowsPlainHTTP(realm.Host) {
+		res.Outcome, res.Detail = RegistryHTTPOnly, fmt.Sprintf("the token realm %s is plain HTTP: the password would travel unencrypted, so it was not sent", realm.Host)
 		return "", res, false
 	}
 	q := realm.Query()
@@ -284,8 +310,8 @@ func (c *Checker) token(ctx context.Context, client *http.Client, res Result, ch
 
 // manifest asks for the manifest with HEAD (which registries do not count as a pull),
 // and repeats it as GET only to read the error body when HEAD fails.
-func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result, scheme string, t target, authHeader string, cred *dockercfg.Credential) Result {
-	u := scheme + "://" + t.host + "/v2/" + t.repository + "/manifests/" + t.reference
+func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result, t target, authHeader string, cred *dockercfg.Credential) Result {
+	u := res.Scheme + "://" + t.host + "/v2/" + t.repository + "/manifests/" + t.reference
 	headers := map[string]string{"Accept": strings.Join(manifestTypes, ", ")}
 	if authHeader != "" {
 		headers["Authorization"] = authHeader
@@ -293,6 +319,18 @@ func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result,
 	resp, err := do(ctx, client, http.MethodHead, u, headers)
 	if err != nil {
 		return classifyTransport(res, err)
+	}
+	if resp.status == http.StatusUnauthorized && authHeader == "" && resp.header.Get("WWW-Authenticate") != "" {
+		// /v2/ was open but the repository asks for authentication, as runtimes
+		// follow: answer this challenge and ask again.
+		var ok bool
+		if authHeader, res, ok = c.authorize(ctx, client, res, resp, t, cred); !ok {
+			return res
+		}
+		headers["Authorization"] = authHeader
+		if resp, err = do(ctx, client, http.MethodHead, u, headers); err != nil {
+			return classifyTransport(res, err)
+		}
 	}
 	if resp.status == http.StatusOK {
 		res.Outcome, res.Detail = OK, "manifest "+t.reference+" found"
@@ -323,6 +361,18 @@ func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result,
 		res.Outcome, res.Detail = RegistryError, where
 	}
 	return res
+}
+
+// noDowngrade refuses a redirect from HTTPS to plain HTTP, which would carry the
+// Authorization header unencrypted to the same host.
+func noDowngrade(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Scheme == "http" && via[len(via)-1].URL.Scheme == "https" {
+		return fmt.Errorf("refused a redirect from HTTPS to plain HTTP (%s)", req.URL.Host)
+	}
+	return nil
 }
 
 func (c *Checker) allowsPlainHTTP(host string) bool {

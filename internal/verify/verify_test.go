@@ -248,12 +248,52 @@ func TestLogin(t *testing.T) {
 		{"token: rejected", verify.Checker{}, f.token.Host, *cred("bob", "wrong-password-0000"), verify.CredentialRejected},
 		{"tls: untrusted", verify.Checker{}, f.tls.Host, *cred("alice", alicePass), verify.RegistryTLSError},
 		{"open registry", verify.Checker{}, f.open.Host, *cred("alice", alicePass), verify.OK},
+		{"empty credential", verify.Checker{}, f.token.Host, dockercfg.Credential{}, verify.CredentialRejected},
+		{"no password", verify.Checker{}, f.basic.Host, dockercfg.Credential{Username: "alice"}, verify.CredentialRejected},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.checker.Login(context.Background(), tt.host, tt.cred)
 			if got.Outcome != tt.want {
 				t.Errorf("Login(%s) = %s (%s), want %s", tt.host, got.Outcome, got.Detail, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckRepositoryChallenge uses a stand-in server: /v2/ open, the repository
+// behind Basic auth (some registries do this; the distribution registry cannot).
+func TestCheckRepositoryChallenge(t *testing.T) {
+	want := "Basic " + dockercfg.EncodeAuth("alice", alicePass)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" && r.Header.Get("Authorization") == "" {
+			return
+		}
+		if r.Header.Get("Authorization") != want {
+			w.Header().Set("WWW-Authenticate", `Basic realm="repo"`)
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	image := strings.TrimPrefix(srv.URL, "http://") + "/team/app:v1"
+	tests := []struct {
+		name string
+		cred *dockercfg.Credential
+		want verify.Outcome
+	}{
+		{"right password", cred("alice", alicePass), verify.OK},
+		{"wrong password", cred("alice", "wrong-password-0000"), verify.CredentialRejected},
+		{"anonymous", nil, verify.AuthRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var c verify.Checker
+			got, err := c.Check(context.Background(), image, tt.cred, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Outcome != tt.want {
+				t.Errorf("Check = %s (%s), want %s", got.Outcome, got.Detail, tt.want)
 			}
 		})
 	}

@@ -1,0 +1,32 @@
+package dockercfg
+
+import "strings"
+
+// DisplayKey returns a registry key fit to print: user information written into the
+// key (https://user:password@host) is replaced, since the kubelet accepts such keys
+// and drops that part, and it may be a password.
+func DisplayKey(key string) string {
+	rest, scheme := key, ""
+	if i := strings.Index(rest, "://"); i >= 0 {
+		scheme, rest = rest[:i+3], rest[i+3:]
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	at := strings.LastIndexByte(authority, '@')
+	if at < 0 {
+		return key
+	}
+	return scheme + "REDACTED@" + rest[at+1:]
+}
+
+// RedactKeys replaces, in a text, every key of the config whose DisplayKey differs.
+func (c *Config) RedactKeys(text string) string {
+	for _, e := range c.Entries {
+		if d := DisplayKey(e.Key); d != e.Key {
+			text = strings.ReplaceAll(text, e.Key, d)
+		}
+	}
+	return text
+}
