@@ -318,7 +318,9 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(o.ErrOut, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, "attached"), o.dryRun.suffix())
+			if o.Output == "" {
+				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, "attached"), o.dryRun.suffix())
+			}
 		}
 	}
 	if o.Output != "" {

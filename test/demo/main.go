@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/regcred/regcred/test/cluster"
+	"github.com/regcred/regcred/test/registry"
 )
 
 func main() {
@@ -40,7 +41,7 @@ func run(once bool) (err error) {
 		}
 	}()
 	fmt.Fprintf(os.Stderr, "demo: cluster up in %s, seeding workloads\n", time.Since(start).Round(100*time.Millisecond))
-	results, err := seed(ctx, c)
+	results, image, err := seed(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,25 @@ func run(once bool) (err error) {
 		fmt.Println("\n-once: every workload reached its expected state; stopping.")
 		return nil
 	}
-	fmt.Printf("\nThe cluster is yours. In another terminal:\n\n  export KUBECONFIG=%s\n  kubectl get pods -A\n  kubectl describe pod -n demo-wrong-password\n\n", c.Kubeconfig)
+	r := c.Registries
+	fmt.Printf(`
+Registries on this machine (throwaway accounts made for this run):
+  basic auth  %s   alice / %s
+  token auth  %s   alice may pull team/*, bob (%s) nothing
+  TLS         %s   its CA is not trusted by the node
+
+The cluster is yours. In another terminal:
+
+  export KUBECONFIG=%s
+  kubectl get pods -A
+  kubectl regcred match %s -n demo-wrong-host --secret regcred
+  kubectl regcred verify regcred -n demo-wrong-password --image %s
+  printf '%%s' '%s' | kubectl regcred create regcred -n demo-wrong-password \
+      --server %s --username alice --password-stdin --overwrite
+  kubectl get pods -n demo-wrong-password -w    # the kubelet reads the Secret again at its next retry
+
+`, r.Basic.Host, r.Passwords[registry.UserAlice], r.Token.Host, r.Passwords[registry.UserBob], r.TLS.Host,
+		c.Kubeconfig, image, image, r.Passwords[registry.UserAlice], r.Basic.Host)
 	fmt.Println("Ctrl-C here stops the cluster and removes everything it started.")
 	<-ctx.Done()
 	return nil

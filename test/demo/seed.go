@@ -63,23 +63,23 @@ func scenarios(c *cluster.Cluster) []scenario {
 }
 
 // seed pushes the demo image, sets up every scenario, and waits for each pod to reach
-// its expected state.
-func seed(ctx context.Context, c *cluster.Cluster) ([]result, error) {
+// its expected state. It returns the image the workloads run.
+func seed(ctx context.Context, c *cluster.Cluster) ([]result, string, error) {
 	img, err := images.Pause(ctx, "demo")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if _, err := c.Registries.Basic.Push(ctx, "team/app:v1", img); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	image := c.Registries.Basic.Ref("team/app:v1")
 	var results []result
 	for _, s := range scenarios(c) {
 		if err := workload.Namespace(ctx, c.Client, s.namespace); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if err := s.setup(ctx, c, s.namespace, image); err != nil {
-			return nil, fmt.Errorf("set up %s: %w", s.namespace, err)
+			return nil, "", fmt.Errorf("set up %s: %w", s.namespace, err)
 		}
 	}
 	for _, s := range scenarios(c) {
@@ -94,7 +94,7 @@ func seed(ctx context.Context, c *cluster.Cluster) ([]result, error) {
 		}
 		results = append(results, r)
 	}
-	return results, nil
+	return results, image, nil
 }
 
 func printResults(w io.Writer, results []result) {
