@@ -22,27 +22,11 @@ var (
 // allows it) but yields no entry: Config.HasAuths is false, and Problems says so.
 func FromSecret(s *corev1.Secret) (*Config, error) {
 	name := s.Namespace + "/" + s.Name
+	key, format := corev1.DockerConfigJsonKey, ConfigJSON
 	switch s.Type {
 	case corev1.SecretTypeDockerConfigJson:
-		data := s.Data[corev1.DockerConfigJsonKey]
-		if len(data) == 0 {
-			return nil, fmt.Errorf("secret %s: %w: type %s needs key %s", name, ErrNoData, s.Type, corev1.DockerConfigJsonKey)
-		}
-		cfg, err := Parse(data, ConfigJSON)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s key %s: %w", name, corev1.DockerConfigJsonKey, err)
-		}
-		return cfg, nil
 	case corev1.SecretTypeDockercfg:
-		data := s.Data[corev1.DockerConfigKey]
-		if len(data) == 0 {
-			return nil, fmt.Errorf("secret %s: %w: type %s needs key %s", name, ErrNoData, s.Type, corev1.DockerConfigKey)
-		}
-		cfg, err := Parse(data, Dockercfg)
-		if err != nil {
-			return nil, fmt.Errorf("secret %s key %s: %w", name, corev1.DockerConfigKey, err)
-		}
-		return cfg, nil
+		key, format = corev1.DockerConfigKey, Dockercfg
 	default:
 		hint := "recreate it with type kubernetes.io/dockerconfigjson"
 		if _, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
@@ -50,6 +34,15 @@ func FromSecret(s *corev1.Secret) (*Config, error) {
 		}
 		return nil, fmt.Errorf("secret %s has type %q: %w: %s", name, typeName(s.Type), ErrWrongType, hint)
 	}
+	data := s.Data[key]
+	if len(data) == 0 {
+		return nil, fmt.Errorf("secret %s: %w: type %s needs key %s", name, ErrNoData, s.Type, key)
+	}
+	cfg, err := Parse(data, format)
+	if err != nil {
+		return nil, fmt.Errorf("secret %s key %s: %w", name, key, err)
+	}
+	return cfg, nil
 }
 
 func typeName(t corev1.SecretType) string {

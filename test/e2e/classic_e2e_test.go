@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/test/cluster"
-	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
 	"github.com/regcred/regcred/test/workload"
 )
@@ -27,25 +26,7 @@ func TestClassicImagePullBackOff(t *testing.T) {
 	cs, reg := local.Client, local.Registries.Basic
 	const ns = "classic"
 
-	img, err := images.Pause(ctx, "classic")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push(ctx, "team/app:v1", img); err != nil {
-		t.Fatal(err)
-	}
-	image := reg.Ref("team/app:v1")
-	if err := workload.Namespace(ctx, cs, ns); err != nil {
-		t.Fatal(err)
-	}
-	if err := workload.Deployment(ctx, cs, ns, "app", image); err != nil {
-		t.Fatal(err)
-	}
-
-	failing, err := cluster.WaitForPodSelected(ctx, cs, ns, "app=app", cluster.PodWaiting("ImagePullBackOff"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	image, failing := failingDeployment(ctx, t, reg, ns, "app", "team/app:v1")
 	// The kubelet's own words: the registry refused an anonymous pull.
 	if _, err := cluster.WaitForEvent(ctx, cs, ns, failing.Name, func(e *corev1.Event) bool {
 		return e.Reason == "Failed" && strings.Contains(e.Message, image) && strings.Contains(e.Message, "401 Unauthorized")

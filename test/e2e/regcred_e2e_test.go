@@ -15,9 +15,7 @@ import (
 
 	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/cluster"
-	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
-	"github.com/regcred/regcred/test/workload"
 )
 
 // regcred runs `kubectl regcred ARGS...` in-process against the local cluster.
@@ -40,23 +38,7 @@ func TestRegcredFixesImagePullBackOff(t *testing.T) {
 	defer cancel()
 	cs, reg := local.Client, local.Registries.Token
 	const ns = "regcred-fix"
-	img, err := images.Pause(ctx, "regcred-fix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push(ctx, "team/api:v1", img); err != nil {
-		t.Fatal(err)
-	}
-	image := reg.Ref("team/api:v1")
-	if err := workload.Namespace(ctx, cs, ns); err != nil {
-		t.Fatal(err)
-	}
-	if err := workload.Deployment(ctx, cs, ns, "api", image); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cluster.WaitForPodSelected(ctx, cs, ns, "app=api", cluster.PodWaiting("ImagePullBackOff")); err != nil {
-		t.Fatal(err)
-	}
+	image, _ := failingDeployment(ctx, t, reg, ns, "api", "team/api:v1")
 
 	// bob is a valid user without the pull right: verify says so before anything runs.
 	bob := registry.UserBob
