@@ -31,7 +31,8 @@ e2e:
 
 ## demo: start a local cluster with broken and healthy workloads; Ctrl-C stops it
 demo:
-	REGCRED_K8S_BIN_DIR=$(K8S_BINS) $(GO) run ./test/demo $(DEMO_FLAGS)
+	$(GO) build -o bin/regcred-demo ./test/demo
+	REGCRED_K8S_BIN_DIR=$(K8S_BINS) bin/regcred-demo $(DEMO_FLAGS)
 
 ## bench: benchmarks, with allocations
 bench:

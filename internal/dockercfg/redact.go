@@ -23,6 +23,9 @@ func DisplayKey(key string) string {
 
 // RedactKeys replaces, in a text, every key of the config whose DisplayKey differs.
 func (c *Config) RedactKeys(text string) string {
+	if c == nil {
+		return text
+	}
 	for _, e := range c.Entries {
 		if d := DisplayKey(e.Key); d != e.Key {
 			text = strings.ReplaceAll(text, e.Key, d)

@@ -26,7 +26,9 @@ func runtimeConfig(dir, bridge, podCIDR, gateway, pauseImage string, regs []*reg
 			}
 			hosts = fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", "https://"+r.Host, "https://"+r.Host, ca)
 		default:
-			continue // HTTPS with the system's trust store: the node does not trust this CA.
+			// HTTPS with the system's trust store, which lacks this CA. Said
+			// explicitly: without a hosts.toml containerd talks plain HTTP to loopback.
+			hosts = fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", "https://"+r.Host, "https://"+r.Host)
 		}
 		if err := pki.WriteFile(filepath.Join(certsD, r.Host, "hosts.toml"), []byte(hosts)); err != nil {
 			return "", err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -144,19 +145,32 @@ func PodRunning(p *corev1.Pod) (bool, error) {
 	return true, nil
 }
 
-// PodWaiting is met when some container waits with the given reason
+// PodWaiting is met when some container waits with one of the given reasons
 // (ImagePullBackOff, ErrImagePull, ErrImageNeverPull, ...).
-func PodWaiting(reason string) PodCondition {
+func PodWaiting(reasons ...string) PodCondition {
 	return func(p *corev1.Pod) (bool, error) {
 		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
 			for _, cs := range list {
-				if cs.State.Waiting != nil && cs.State.Waiting.Reason == reason {
+				if cs.State.Waiting != nil && slices.Contains(reasons, cs.State.Waiting.Reason) {
 					return true, nil
 				}
 			}
 		}
 		return false, nil
 	}
+}
+
+// PodStuck is met when some container waits for any reason but its creation: the
+// kubelet names some failures with their raw error text as the reason.
+func PodStuck(p *corev1.Pod) (bool, error) {
+	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+		for _, cs := range list {
+			if w := cs.State.Waiting; w != nil && w.Reason != "ContainerCreating" && w.Reason != "PodInitializing" {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // WaitForPod watches a pod until cond is met, for at most three minutes.

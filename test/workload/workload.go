@@ -65,6 +65,16 @@ func AttachToServiceAccount(ctx context.Context, cs kubernetes.Interface, namesp
 // Deployment creates a one-replica Deployment of image whose pods carry the label
 // app=NAME, with the pod-level pull Secrets given (none: the ServiceAccount's apply).
 func Deployment(ctx context.Context, cs kubernetes.Interface, namespace, name, image string, pullSecrets ...string) error {
+	return DeploymentWith(ctx, cs, namespace, name, image, func(spec *corev1.PodSpec) {
+		for _, s := range pullSecrets {
+			spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
+		}
+	})
+}
+
+// DeploymentWith is Deployment with a change to the pod spec (a pull policy, a list of
+// pull Secrets).
+func DeploymentWith(ctx context.Context, cs kubernetes.Interface, namespace, name, image string, edit func(*corev1.PodSpec)) error {
 	one := int32(1)
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{
@@ -81,11 +91,22 @@ func Deployment(ctx context.Context, cs kubernetes.Interface, namespace, name, i
 			},
 		},
 	}
-	for _, s := range pullSecrets {
-		d.Spec.Template.Spec.ImagePullSecrets = append(d.Spec.Template.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})
-	}
+	edit(&d.Spec.Template.Spec)
 	if _, err := cs.AppsV1().Deployments(namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create deployment %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// Secret creates a Secret of any type with the given data, for the broken shapes users
+// make by hand (an Opaque Secret holding .dockerconfigjson, a malformed auth).
+func Secret(ctx context.Context, cs kubernetes.Interface, namespace, name string, typ corev1.SecretType, data map[string]string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Type: typ, Data: map[string][]byte{}}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	if _, err := cs.CoreV1().Secrets(namespace).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create secret %s/%s: %w", namespace, name, err)
 	}
 	return nil
 }

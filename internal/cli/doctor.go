@@ -1,0 +1,317 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/doctor"
+	"github.com/regcred/regcred/internal/verify"
+)
+
+// DoctorOptions are the options of `kubectl regcred doctor`.
+type DoctorOptions struct {
+	Targets       []string
+	AllNamespaces bool
+	Selector      string
+	Offline       bool
+	Output        string
+	registryFlags registryFlags
+
+	flags     *genericclioptions.ConfigFlags
+	client    kubernetes.Interface
+	namespace string
+	genericiooptions.IOStreams
+}
+
+// NewCmdDoctor returns `kubectl regcred doctor`.
+func NewCmdDoctor(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DoctorOptions{flags: flags, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "doctor [pod/NAME | deploy/NAME | sts/NAME | ds/NAME | NAME ...] [-n NS | -A] [-l SELECTOR]",
+		Short: "Explain why pods cannot pull their images, and print the fix",
+		Long: `Look at pods as the kubelet does: which pull Secrets apply (the pod's, and whether its
+ServiceAccount's were ever copied in), whether their keys match each image, what the
+registry answers to those credentials right now, and what the kubelet said. Every
+problem is reported once, with its root cause, the evidence and the command that
+fixes it. Running pods whose credentials no longer work are warned about before
+their next pull fails.
+
+Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could not run.`,
+		Example: `  kubectl regcred doctor -n team-a
+  kubectl regcred doctor deploy/web -n team-a
+  kubectl regcred doctor -A -o json
+  kubectl regcred doctor -A --offline     # no registry traffic`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Targets = args
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "every namespace")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "only pods with these labels")
+	cmd.Flags().BoolVar(&o.Offline, "offline", false, "no registry traffic: static checks and the kubelet's words only")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	o.registryFlags.add(cmd.Flags())
+	return cmd
+}
+
+// Validate checks the flags.
+func (o *DoctorOptions) Validate() error {
+	if o.Output != "" && o.Output != "json" {
+		return fmt.Errorf("--output %q: doctor prints json or text", o.Output)
+	}
+	if o.AllNamespaces && len(o.Targets) > 0 {
+		return fmt.Errorf("name pods or workloads in one namespace (-n), or use -A without names")
+	}
+	for _, t := range o.Targets {
+		if kind, _, ok := strings.Cut(t, "/"); ok && workloadKind(kind) == "" {
+			return fmt.Errorf("target %q: doctor looks at pod/NAME, deploy/NAME, sts/NAME, ds/NAME or a pod NAME", t)
+		}
+	}
+	return nil
+}
+
+// Complete makes the client.
+func (o *DoctorOptions) Complete() error {
+	var err error
+	o.client, o.namespace, err = clientFor(o.flags)
+	return err
+}
+
+// Run gathers, diagnoses and prints.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	scopes, err := o.scopes(ctx)
+	if err != nil {
+		return err
+	}
+	var opts doctor.Options
+	if !o.Offline {
+		checker, err := o.registryFlags.checker()
+		if err != nil {
+			return err
+		}
+		opts.Probe = func(ctx context.Context, image string, cred *dockercfg.Credential) (verify.Result, error) {
+			return checker.Check(ctx, image, cred, false)
+		}
+	}
+	var report doctor.Report
+	for _, sc := range scopes {
+		snap, err := doctor.Gather(ctx, o.client, sc)
+		if err != nil {
+			return err
+		}
+		r := doctor.Diagnose(ctx, snap, opts)
+		report = merge(report, r)
+	}
+	if o.Output == "json" {
+		if report.Findings == nil {
+			report.Findings = []doctor.Finding{}
+		}
+		if err := printValue(o.Out, "json", report); err != nil {
+			return err
+		}
+	} else {
+		printDoctor(o.Out, report, colorful(o.Out))
+	}
+	if report.Summary.Errors > 0 {
+		return failed("%d pods cannot pull their images (%d errors)", report.Summary.PodsWithErrors, report.Summary.Errors)
+	}
+	return nil
+}
+
+// scopes turns the targets into pod scopes: one per workload, one for named pods.
+func (o *DoctorOptions) scopes(ctx context.Context) ([]doctor.Scope, error) {
+	if o.AllNamespaces {
+		return []doctor.Scope{{Selector: o.Selector}}, nil
+	}
+	if len(o.Targets) == 0 {
+		return []doctor.Scope{{Namespace: o.namespace, Selector: o.Selector}}, nil
+	}
+	var scopes []doctor.Scope
+	var pods []string
+	for _, t := range o.Targets {
+		kind, name, ok := strings.Cut(t, "/")
+		if !ok {
+			kind, name = "pod", t
+		}
+		if workloadKind(kind) == "pod" {
+			pods = append(pods, name)
+			continue
+		}
+		sel, err := o.workloadSelector(ctx, workloadKind(kind), name)
+		if err != nil {
+			return nil, err
+		}
+		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: sel})
+	}
+	if len(pods) > 0 {
+		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: o.Selector, Pods: pods})
+	}
+	return scopes, nil
+}
+
+func workloadKind(kind string) string {
+	switch strings.ToLower(kind) {
+	case "pod", "pods", "po":
+		return "pod"
+	case "deployment", "deployments", "deploy":
+		return "deployment"
+	case "statefulset", "statefulsets", "sts":
+		return "statefulset"
+	case "daemonset", "daemonsets", "ds":
+		return "daemonset"
+	}
+	return ""
+}
+
+func (o *DoctorOptions) workloadSelector(ctx context.Context, kind, name string) (string, error) {
+	var sel *metav1.LabelSelector
+	var err error
+	apps := o.client.AppsV1()
+	switch kind {
+	case "deployment":
+		d, e := apps.Deployments(o.namespace).Get(ctx, name, metav1.GetOptions{})
+		err = e
+		if err == nil {
+			sel = d.Spec.Selector
+		}
+	case "statefulset":
+		s, e := apps.StatefulSets(o.namespace).Get(ctx, name, metav1.GetOptions{})
+		err = e
+		if err == nil {
+			sel = s.Spec.Selector
+		}
+	case "daemonset":
+		s, e := apps.DaemonSets(o.namespace).Get(ctx, name, metav1.GetOptions{})
+		err = e
+		if err == nil {
+			sel = s.Spec.Selector
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("get %s %s/%s: %w", kind, o.namespace, name, err)
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return "", fmt.Errorf("%s %s/%s has a selector doctor cannot use: %w", kind, o.namespace, name, err)
+	}
+	return s.String(), nil
+}
+
+func merge(a, b doctor.Report) doctor.Report {
+	a.Findings = append(a.Findings, b.Findings...)
+	a.Summary.Pods += b.Summary.Pods
+	a.Summary.PodsWithErrors += b.Summary.PodsWithErrors
+	a.Summary.Errors += b.Summary.Errors
+	a.Summary.Warnings += b.Summary.Warnings
+	a.Summary.Probes += b.Summary.Probes
+	a.Summary.Requests += b.Summary.Requests
+	if a.Summary.Codes == nil {
+		a.Summary.Codes = map[doctor.Code]int{}
+	}
+	for k, v := range b.Summary.Codes {
+		a.Summary.Codes[k] += v
+	}
+	return a
+}
+
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd())) && os.Getenv("NO_COLOR") == ""
+}
+
+// printDoctor prints findings grouped by root cause, the cause with most pods first.
+func printDoctor(w io.Writer, r doctor.Report, color bool) {
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	type group struct {
+		code     doctor.Code
+		severity doctor.Severity
+		findings []doctor.Finding
+		pods     map[string]bool
+	}
+	groups := map[string]*group{}
+	var order []*group
+	for _, f := range r.Findings {
+		k := string(f.Severity) + "/" + string(f.Code)
+		g, ok := groups[k]
+		if !ok {
+			g = &group{code: f.Code, severity: f.Severity, pods: map[string]bool{}}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.findings = append(g.findings, f)
+		g.pods[f.Namespace+"/"+f.Pod] = true
+	}
+	rank := map[doctor.Severity]int{doctor.SeverityError: 0, doctor.SeverityWarning: 1, doctor.SeverityInfo: 2}
+	slices.SortStableFunc(order, func(a, b *group) int {
+		if rank[a.severity] != rank[b.severity] {
+			return rank[a.severity] - rank[b.severity]
+		}
+		return len(b.pods) - len(a.pods)
+	})
+	for _, g := range order {
+		mark := paint("31;1", "✗ error")
+		if g.severity == doctor.SeverityWarning {
+			mark = paint("33;1", "! warning")
+		} else if g.severity == doctor.SeverityInfo {
+			mark = "i info"
+		}
+		fmt.Fprintf(w, "%s  %s  (%d pods)\n", mark, paint("1", string(g.code)), len(g.pods))
+		for _, f := range g.findings {
+			where := f.Namespace + "/" + f.Pod
+			if f.Container != "" {
+				where += " container " + f.Container
+			}
+			fmt.Fprintf(w, "  %s\n", where)
+			if f.Image != "" {
+				fmt.Fprintf(w, "    image:    %s\n", f.Image)
+			}
+			if f.Secret != "" {
+				fmt.Fprintf(w, "    secret:   %s\n", f.Secret)
+			}
+			fmt.Fprintf(w, "    problem:  %s\n", f.Message)
+			for i, line := range strings.Split(strings.TrimSpace(f.Evidence), "\n") {
+				if line == "" {
+					continue
+				}
+				label := "evidence: "
+				if i > 0 {
+					label = "          "
+				}
+				fmt.Fprintf(w, "    %s%s\n", label, line)
+			}
+			for i, fix := range f.Fix {
+				label := "fix:      "
+				if i > 0 {
+					label = "          "
+				}
+				fmt.Fprintf(w, "    %s%s\n", label, paint("32", fix))
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "%d pods checked: %d with errors; %d errors, %d warnings; %d registry probes\n", s.Pods, s.PodsWithErrors, s.Errors, s.Warnings, s.Probes)
+}

@@ -1,0 +1,51 @@
+package doctor
+
+// Severity of a finding: errors stop a pull now, warnings will (or may) later.
+type Severity string
+
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Code names a root cause. Codes are stable: scripts match on them.
+type Code string
+
+// The codes doctor reports; README lists them with their meaning.
+const (
+	SecretNotFound                  Code = "SecretNotFound"
+	SecretWrongType                 Code = "SecretWrongType"
+	SecretMalformed                 Code = "SecretMalformed"
+	NoMatchingCredential            Code = "NoMatchingCredential"
+	EmptyCredential                 Code = "EmptyCredential"
+	ServiceAccountSecretsNotApplied Code = "ServiceAccountSecretsNotApplied"
+	ImageNeverPull                  Code = "ImageNeverPull"
+	InvalidImageName                Code = "InvalidImageName"
+	CredentialRejected              Code = "CredentialRejected"
+	AccessDenied                    Code = "AccessDenied"
+	ImageNotFound                   Code = "ImageNotFound"
+	RateLimited                     Code = "RateLimited"
+	RegistryTLSError                Code = "RegistryTLSError"
+	RegistryHTTPOnly                Code = "RegistryHTTPOnly"
+	RegistryUnreachable             Code = "RegistryUnreachable"
+	// PullFailed is a pull failure whose cause neither the kubelet's words nor the
+	// registry identify.
+	PullFailed Code = "PullFailed"
+	// ChecksSkipped says which checks could not run (no permission to read Secrets).
+	ChecksSkipped Code = "ChecksSkipped"
+)
+
+// Finding is one problem of one container's image pull, with the evidence and the fix.
+type Finding struct {
+	Code      Code     `json:"code"`
+	Severity  Severity `json:"severity"`
+	Namespace string   `json:"namespace"`
+	Pod       string   `json:"pod"`
+	Container string   `json:"container"`
+	Image     string   `json:"image"`
+	Secret    string   `json:"secret,omitempty"`
+	Message   string   `json:"message"`
+	Evidence  string   `json:"evidence,omitempty"`
+	Fix       []string `json:"fix"`
+}

@@ -1,0 +1,186 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/test/cluster"
+	"github.com/regcred/regcred/test/images"
+	"github.com/regcred/regcred/test/registry"
+	"github.com/regcred/regcred/test/workload"
+)
+
+// doctorScenario is one cause of a failed pull, made for real on the cluster.
+type doctorScenario struct {
+	ns      string
+	image   func() string
+	setup   func(ctx context.Context, ns, image string) error
+	waitFor cluster.PodCondition
+	want    string // finding code; "" for a healthy pod that must get no error
+}
+
+type doctorReport struct {
+	Findings []struct {
+		Code, Severity, Namespace, Pod, Message, Evidence string
+		Fix                                               []string
+	}
+	Summary struct{ Errors, PodsWithErrors int }
+}
+
+// TestDoctor makes every cause the kubelet and a registry can show, waits until the
+// kubelet reports each, and checks that doctor names the right code for each and
+// nothing false for the healthy pod; then applies two printed fixes.
+func TestDoctor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cs, regs := local.Client, local.Registries
+	img, err := images.Pause(ctx, "doctor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*registry.Registry{regs.Basic, regs.Token, regs.TLS} {
+		if _, err := r.Push(ctx, "team/doc:v1", img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice, alicePW := registry.UserAlice, regs.Passwords[registry.UserAlice]
+	basic := func() string { return regs.Basic.Ref("team/doc:v1") }
+	secret := func(host, user, pass string) func(ctx context.Context, ns, image string) error {
+		return func(ctx context.Context, ns, image string) error {
+			if err := workload.PullSecret(ctx, cs, ns, "regcred", host, user, pass); err != nil {
+				return err
+			}
+			return workload.Deployment(ctx, cs, ns, "app", image, "regcred")
+		}
+	}
+	backoff := cluster.PodWaiting("ErrImagePull", "ImagePullBackOff")
+	scenarios := []doctorScenario{
+		{"doc-healthy", basic, secret(regs.Basic.Host, alice, alicePW), cluster.PodRunning, ""},
+		{"doc-no-secret", basic, func(ctx context.Context, ns, image string) error {
+			return workload.Deployment(ctx, cs, ns, "app", image)
+		}, backoff, "NoMatchingCredential"},
+		{"doc-other-namespace", basic, func(ctx context.Context, ns, image string) error {
+			return workload.Deployment(ctx, cs, ns, "app", image, "regcred")
+		}, backoff, "SecretNotFound"},
+		{"doc-wrong-port", basic, secret("127.0.0.1", alice, alicePW), backoff, "NoMatchingCredential"},
+		{"doc-wrong-password", basic, secret(regs.Basic.Host, alice, "not-the-password"), backoff, "CredentialRejected"},
+		{"doc-no-access", func() string { return regs.Token.Ref("team/doc:v1") }, secret(regs.Token.Host, registry.UserBob, regs.Passwords[registry.UserBob]), backoff, "AccessDenied"},
+		{"doc-missing-tag", func() string { return regs.Basic.Ref("team/doc:nope") }, secret(regs.Basic.Host, alice, alicePW), backoff, "ImageNotFound"},
+		{"doc-opaque", basic, func(ctx context.Context, ns, image string) error {
+			cfg, _ := dockercfg.Marshal(dockercfg.Server{Key: regs.Basic.Host, Credential: dockercfg.Credential{Username: alice, Password: alicePW}})
+			if err := workload.Secret(ctx, cs, ns, "regcred", corev1.SecretTypeOpaque, map[string]string{".dockerconfigjson": string(cfg)}); err != nil {
+				return err
+			}
+			return workload.Deployment(ctx, cs, ns, "app", image, "regcred")
+		}, backoff, "SecretWrongType"},
+		{"doc-malformed", basic, func(ctx context.Context, ns, image string) error {
+			bad := `{"auths":{"` + regs.Basic.Host + `":{"auth":"bm9jb2xvbg=="}}}` // "nocolon"
+			if err := workload.Secret(ctx, cs, ns, "regcred", corev1.SecretTypeDockerConfigJson, map[string]string{".dockerconfigjson": bad}); err != nil {
+				return err
+			}
+			return workload.Deployment(ctx, cs, ns, "app", image, "regcred")
+		}, cluster.PodStuck, "SecretMalformed"},
+		{"doc-sa-late", basic, func(ctx context.Context, ns, image string) error {
+			return workload.Deployment(ctx, cs, ns, "app", image)
+		}, backoff, "ServiceAccountSecretsNotApplied"},
+		{"doc-never", func() string { return regs.Basic.Ref("team/never:v1") }, func(ctx context.Context, ns, image string) error {
+			return workload.DeploymentWith(ctx, cs, ns, "app", image, func(s *corev1.PodSpec) { s.Containers[0].ImagePullPolicy = corev1.PullNever })
+		}, cluster.PodWaiting("ErrImageNeverPull"), "ImageNeverPull"},
+		{"doc-untrusted-tls", func() string { return regs.TLS.Ref("team/doc:v1") }, func(ctx context.Context, ns, image string) error {
+			return workload.Deployment(ctx, cs, ns, "app", image)
+		}, backoff, "RegistryTLSError"},
+	}
+	for _, s := range scenarios {
+		if err := workload.Namespace(ctx, cs, s.ns); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.setup(ctx, s.ns, s.image()); err != nil {
+			t.Fatalf("%s: %v", s.ns, err)
+		}
+	}
+	for _, s := range scenarios {
+		if _, err := cluster.WaitForPodSelected(ctx, cs, s.ns, "app=app", s.waitFor); err != nil {
+			t.Fatalf("%s: %v", s.ns, err)
+		}
+	}
+	// The ServiceAccount gets the Secret only now, after its pod exists.
+	if err := workload.PullSecret(ctx, cs, "doc-sa-late", "regcred", regs.Basic.Host, alice, alicePW); err != nil {
+		t.Fatal(err)
+	}
+	if err := workload.AttachToServiceAccount(ctx, cs, "doc-sa-late", "default", "regcred"); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, code := regcred(t, "", "doctor", "-A", "-o", "json")
+	if code != 1 {
+		t.Fatalf("doctor -A: exit %d, want 1 (errors found): %s", code, errOut)
+	}
+	var rep doctorReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("doctor -o json: %v\n%s", err, out)
+	}
+	codes := map[string][]string{}
+	for _, f := range rep.Findings {
+		if f.Severity == "error" {
+			codes[f.Namespace] = append(codes[f.Namespace], f.Code)
+		}
+	}
+	for _, s := range scenarios {
+		got := codes[s.ns]
+		switch {
+		case s.want == "" && len(got) > 0:
+			t.Errorf("%s: healthy pod got error findings %v", s.ns, got)
+		case s.want != "" && (len(got) != 1 || got[0] != s.want):
+			t.Errorf("%s: error findings %v, want exactly [%s]", s.ns, got, s.want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("doctor output:\n%s", out)
+	}
+	for _, pw := range regs.Passwords {
+		if strings.Contains(out, pw) {
+			t.Error("doctor output carries a registry password")
+		}
+	}
+
+	// Two printed fixes, applied as given: they make the pods Running.
+	fixOf := func(ns string) []string {
+		for _, f := range rep.Findings {
+			if f.Namespace == ns && f.Severity == "error" {
+				return f.Fix
+			}
+		}
+		return nil
+	}
+	pwFix := fixOf("doc-wrong-password")
+	if len(pwFix) == 0 || !strings.Contains(pwFix[0], "kubectl regcred create regcred -n doc-wrong-password --server "+regs.Basic.Host+" --username alice --password-stdin --overwrite") {
+		t.Fatalf("wrong-password fix = %q", pwFix)
+	}
+	if _, errOut, code := regcred(t, alicePW, "create", "regcred", "-n", "doc-wrong-password", "--server", regs.Basic.Host, "--username", "alice", "--password-stdin", "--overwrite"); code != 0 {
+		t.Fatalf("apply the fix: %s", errOut)
+	}
+	saFix := fixOf("doc-sa-late")
+	if len(saFix) == 0 || saFix[0] != "kubectl rollout restart deployment/app -n doc-sa-late" {
+		t.Fatalf("sa-late fix = %q", saFix)
+	}
+	if err := workload.RolloutRestart(ctx, cs, "doc-sa-late", "app"); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"doc-wrong-password", "doc-sa-late"} {
+		if _, err := cluster.WaitForPodSelected(ctx, cs, ns, "app=app", cluster.PodRunning); err != nil {
+			t.Errorf("%s after the fix: %v", ns, err)
+		}
+	}
+	out, _, code = regcred(t, "", "doctor", "-n", "doc-wrong-password")
+	if code != 0 {
+		t.Errorf("doctor after the fix: exit %d\n%s", code, out)
+	}
+}
