@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -27,6 +28,7 @@ type DoctorOptions struct {
 	Selector      string
 	Offline       bool
 	Output        string
+	Filenames     []string
 	registryFlags registryFlags
 
 	flags     *genericclioptions.ConfigFlags
@@ -52,7 +54,8 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 		Example: `  kubectl regcred doctor -n team-a
   kubectl regcred doctor deploy/web -n team-a
   kubectl regcred doctor -A -o json
-  kubectl regcred doctor -A --offline     # no registry traffic`,
+  kubectl regcred doctor -A --offline     # no registry traffic
+  kubectl regcred doctor -f deploy/       # manifests on disk, no cluster: a CI gate`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Targets = args
 			if err := o.Validate(); err != nil {
@@ -68,6 +71,7 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "only pods with these labels")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "no registry traffic: static checks and the kubelet's words only")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "check manifests on disk instead of the cluster (Pods, workloads, Secrets, ServiceAccounts; offline)")
 	o.registryFlags.add(cmd.Flags())
 	return cmd
 }
@@ -76,6 +80,9 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 func (o *DoctorOptions) Validate() error {
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf("--output %q: doctor prints json or text", o.Output)
+	}
+	if len(o.Filenames) > 0 && (len(o.Targets) > 0 || o.AllNamespaces || o.Selector != "") {
+		return fmt.Errorf("-f checks the manifests given: drop pod or workload names, -A and -l")
 	}
 	if o.AllNamespaces && len(o.Targets) > 0 {
 		return fmt.Errorf("name pods or workloads in one namespace (-n), or use -A without names")
@@ -88,15 +95,25 @@ func (o *DoctorOptions) Validate() error {
 	return nil
 }
 
-// Complete makes the client.
+// Complete makes the client, unless manifests on disk are checked.
 func (o *DoctorOptions) Complete() error {
 	var err error
+	if len(o.Filenames) > 0 {
+		o.namespace = "default"
+		if o.flags.Namespace != nil && *o.flags.Namespace != "" {
+			o.namespace = *o.flags.Namespace
+		}
+		return nil
+	}
 	o.client, o.namespace, err = clientFor(o.flags)
 	return err
 }
 
 // Run gathers, diagnoses and prints.
 func (o *DoctorOptions) Run(ctx context.Context) error {
+	if len(o.Filenames) > 0 {
+		return o.runFiles(ctx)
+	}
 	scopes, err := o.scopes(ctx)
 	if err != nil {
 		return err
@@ -120,6 +137,26 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		r := doctor.Diagnose(ctx, snap, opts)
 		report = merge(report, r)
 	}
+	return o.print(report)
+}
+
+// runFiles checks manifests on disk, statically.
+func (o *DoctorOptions) runFiles(ctx context.Context) error {
+	files := map[string][]byte{}
+	for _, name := range o.Filenames {
+		if err := readManifests(name, files); err != nil {
+			return err
+		}
+	}
+	snap, err := doctor.FromManifests(files, o.namespace)
+	if err != nil {
+		return fmt.Errorf("-f: %w", err)
+	}
+	return o.print(doctor.Diagnose(ctx, snap, doctor.Options{Static: true}))
+}
+
+// print writes the report and turns errors into exit status 1.
+func (o *DoctorOptions) print(report doctor.Report) error {
 	if o.Output == "json" {
 		if report.Findings == nil {
 			report.Findings = []doctor.Finding{}
@@ -165,6 +202,36 @@ func (o *DoctorOptions) scopes(ctx context.Context) ([]doctor.Scope, error) {
 		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: o.Selector, Pods: pods})
 	}
 	return scopes, nil
+}
+
+// readManifests reads a file, or the .yaml, .yml and .json files of a folder.
+func readManifests(name string, into map[string][]byte) error {
+	st, err := os.Stat(name)
+	if err != nil {
+		return fmt.Errorf("-f: %w", err)
+	}
+	if !st.IsDir() {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("-f: %w", err)
+		}
+		into[name] = b
+		return nil
+	}
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return fmt.Errorf("-f: %w", err)
+	}
+	for _, e := range entries {
+		ext := filepath.Ext(e.Name())
+		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
+			continue
+		}
+		if err := readManifests(filepath.Join(name, e.Name()), into); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func workloadKind(kind string) string {

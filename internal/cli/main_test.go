@@ -27,6 +27,7 @@ var (
 	kubeconfig string
 	kube       kubernetes.Interface
 	regs       *registry.Fixtures
+	server     *apiserver.Server
 )
 
 func TestMain(m *testing.M) {
@@ -34,12 +35,14 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	cfg, stop, err := apiserver.Start(context.Background())
+	srv, err := apiserver.Start(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer srv.Stop()
+	server = srv
+	cfg := srv.Config
 	if kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

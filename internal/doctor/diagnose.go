@@ -25,6 +25,9 @@ type Options struct {
 	Probe Probe
 	// Concurrency bounds the probes under way at once (default 8).
 	Concurrency int
+	// Static treats every container as about to pull: for manifests on disk, which
+	// have no status and no events.
+	Static bool
 }
 
 // Summary counts what Diagnose found.
@@ -109,7 +112,7 @@ func (d *diagnosis) planProbes() {
 			if err != nil {
 				continue
 			}
-			if len(res.Matches) == 0 && c.failing() {
+			if len(res.Matches) == 0 && d.failing(c) {
 				d.addProbe(c.image, nil)
 			}
 			for _, m := range res.Matches {
@@ -144,6 +147,9 @@ func (d *diagnosis) runProbes(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// failing reports whether a container's pull is to be explained.
+func (d *diagnosis) failing(c container) bool { return d.opts.Static || c.failing() }
 
 func (d *diagnosis) result(image string, cred *dockercfg.Credential) (verify.Result, bool) {
 	p, ok := d.probes[probeKey(image, cred)]
@@ -206,7 +212,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 	pc := d.creds[key(p.Namespace, p.Name)]
 	cs := containers(p)
-	failing := slices.ContainsFunc(cs, container.failing)
+	failing := slices.ContainsFunc(cs, d.failing)
 	var out []Finding
 	for _, f := range pc.findings {
 		f.Severity = SeverityWarning
@@ -214,7 +220,7 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 			f.Severity = SeverityError
 		}
 		for _, c := range cs {
-			if failing && !c.failing() {
+			if failing && !d.failing(c) {
 				continue
 			}
 			g := f
@@ -258,7 +264,7 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		f.Fix = []string{"set imagePullPolicy: IfNotPresent" + ownerHint(p) + ", or load the image on every node"}
 		return []Finding{f}
 	}
-	if !c.failing() {
+	if !d.failing(c) {
 		return d.runningContainer(p, res, c, f)
 	}
 
@@ -277,7 +283,16 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 	if len(out) > 0 && (code == NoMatchingCredential || code == "") {
 		return out // empty credentials: the registry saw an anonymous pull
 	}
+	if d.opts.Static && code == "" {
+		if len(res.Matches) > 0 || len(res.NearMisses) == 0 || pc.missing {
+			return out // nothing to say without a registry: the image may be public
+		}
+		code = NoMatchingCredential
+	}
 	switch {
+	case len(res.Matches) == 0 && d.snap.SecretsUnreadable != nil && code != "":
+		f.Message = fmt.Sprintf("the kubelet's pull fails (%s); the pod's Secrets could not be read to say which credential is at fault", code)
+		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace), "run doctor with permission to read secrets"}
 	case len(res.Matches) == 0 && (code == CredentialRejected || code == AccessDenied || code == NoMatchingCredential):
 		if pc.missing || d.saExplains(p, c.image) != "" {
 			// The missing, ignored or never-applied Secret is the root cause, said elsewhere.
@@ -285,6 +300,9 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		}
 		f.Code = NoMatchingCredential
 		f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s, and the registry refuses anonymous pulls", registryOf(res.Repository))
+		if d.opts.Static {
+			f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s: the kubelet pulls it anonymously", registryOf(res.Repository))
+		}
 		for _, n := range res.NearMisses {
 			f.Message += fmt.Sprintf("; %s in %s: %s", dockercfg.DisplayKey(n.Key), n.Source, n.Reason)
 		}

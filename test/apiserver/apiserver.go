@@ -12,17 +12,36 @@ import (
 	"github.com/regcred/regcred/test/k8sbin"
 )
 
-// Start starts etcd and kube-apiserver and returns an admin client configuration and
-// a function that stops both.
-func Start(ctx context.Context) (*rest.Config, func() error, error) {
+// Server is a running kube-apiserver with its etcd.
+type Server struct {
+	// Config is an admin client configuration.
+	Config *rest.Config
+	env    *envtest.Environment
+}
+
+// Start starts etcd and kube-apiserver.
+func Start(ctx context.Context) (*Server, error) {
 	dir, err := k8sbin.Dir(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	env := &envtest.Environment{BinaryAssetsDirectory: dir, ErrorIfCRDPathMissing: false}
+	env := &envtest.Environment{BinaryAssetsDirectory: dir}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, nil, fmt.Errorf("start kube-apiserver and etcd from %s: %w", dir, err)
+		return nil, fmt.Errorf("start kube-apiserver and etcd from %s: %w", dir, err)
 	}
-	return cfg, env.Stop, nil
+	return &Server{Config: cfg, env: env}, nil
 }
+
+// User returns a client configuration for a user with the given groups (no
+// permissions but what RBAC objects grant it).
+func (s *Server) User(name string, groups ...string) (*rest.Config, error) {
+	u, err := s.env.AddUser(envtest.User{Name: name, Groups: groups}, s.Config)
+	if err != nil {
+		return nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	return u.Config(), nil
+}
+
+// Stop stops kube-apiserver and etcd.
+func (s *Server) Stop() error { return s.env.Stop() }

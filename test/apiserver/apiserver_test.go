@@ -11,16 +11,16 @@ import (
 )
 
 func TestStartServesTheBuiltVersion(t *testing.T) {
-	cfg, stop, err := apiserver.Start(context.Background())
+	srv, err := apiserver.Start(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
-		if err := stop(); err != nil {
+		if err := srv.Stop(); err != nil {
 			t.Error(err)
 		}
 	}()
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(srv.Config)
 	if err != nil {
 		t.Fatal(err)
 	}

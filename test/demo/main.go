@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/cluster"
 	"github.com/regcred/regcred/test/registry"
 )
@@ -51,8 +54,12 @@ func run(once bool) (err error) {
 			return fmt.Errorf("the %s workload did not reach its expected state: %w", r.namespace, r.err)
 		}
 	}
+	fmt.Println("\n$ kubectl regcred doctor -A")
+	if code := doctor(c.Kubeconfig); code != cli.ExitFailed {
+		return fmt.Errorf("doctor -A exited %d on the seeded failures, want %d", code, cli.ExitFailed)
+	}
 	if once {
-		fmt.Println("\n-once: every workload reached its expected state; stopping.")
+		fmt.Println("\n-once: every workload reached its expected state and doctor explained it; stopping.")
 		return nil
 	}
 	r := c.Registries
@@ -77,4 +84,12 @@ The cluster is yours. In another terminal:
 	fmt.Println("Ctrl-C here stops the cluster and removes everything it started.")
 	<-ctx.Done()
 	return nil
+}
+
+// doctor runs `kubectl regcred doctor -A` in-process and returns its exit status.
+func doctor(kubeconfig string) int {
+	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "doctor", "-A"})
+	err := cmd.Execute()
+	return cli.ExitCode(err)
 }
