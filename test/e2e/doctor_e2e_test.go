@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/cluster"
@@ -94,6 +95,9 @@ func TestDoctor(t *testing.T) {
 		{"doc-never", func() string { return regs.Basic.Ref("team/never:v1") }, func(ctx context.Context, ns, image string) error {
 			return workload.DeploymentWith(ctx, cs, ns, "app", image, func(s *corev1.PodSpec) { s.Containers[0].ImagePullPolicy = corev1.PullNever })
 		}, cluster.PodWaiting("ErrImageNeverPull"), "ImageNeverPull"},
+		{"doc-unreachable", func() string { return "127.0.0.1:1/team/doc:v1" }, func(ctx context.Context, ns, image string) error {
+			return workload.Deployment(ctx, cs, ns, "app", image)
+		}, backoff, "RegistryUnreachable"},
 		{"doc-untrusted-tls", func() string { return regs.TLS.Ref("team/doc:v1") }, func(ctx context.Context, ns, image string) error {
 			return workload.Deployment(ctx, cs, ns, "app", image)
 		}, backoff, "RegistryTLSError"},
@@ -182,5 +186,22 @@ func TestDoctor(t *testing.T) {
 	out, _, code = regcred(t, "", "doctor", "-n", "doc-wrong-password")
 	if code != 0 {
 		t.Errorf("doctor after the fix: exit %d\n%s", code, out)
+	}
+
+	// A running pod whose credential stops working, then whose Secret goes: warned
+	// about before its next pull fails, exit 0 since nothing fails yet.
+	if _, errOut, code := regcred(t, "wrong-now", "create", "regcred", "-n", "doc-healthy", "--server", regs.Basic.Host, "--username", "alice", "--password-stdin", "--overwrite", "--no-verify"); code != 0 {
+		t.Fatalf("break the healthy Secret: %s", errOut)
+	}
+	out, _, code = regcred(t, "", "doctor", "-n", "doc-healthy")
+	if code != 0 || !strings.Contains(out, "! warning  CredentialRejected") || !strings.Contains(out, "runs now, but its credentials no longer work") {
+		t.Errorf("doctor on a running pod with a rejected credential: exit %d\n%s", code, out)
+	}
+	if err := cs.CoreV1().Secrets("doc-healthy").Delete(ctx, "regcred", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = regcred(t, "", "doctor", "-n", "doc-healthy")
+	if code != 0 || !strings.Contains(out, "! warning  SecretNotFound") {
+		t.Errorf("doctor on a running pod whose Secret is gone: exit %d\n%s", code, out)
 	}
 }
