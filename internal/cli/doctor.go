@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -124,18 +125,31 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		checker.Transport = checker.NewTransport() // one connection pool for all probes
 		opts.Probe = func(ctx context.Context, image string, cred *dockercfg.Credential) (verify.Result, error) {
 			return checker.Check(ctx, image, cred, false)
 		}
 	}
 	var report doctor.Report
+	seen := map[string]bool{}
 	for _, sc := range scopes {
 		snap, err := doctor.Gather(ctx, o.client, sc)
 		if err != nil {
 			return err
 		}
-		r := doctor.Diagnose(ctx, snap, opts)
-		report = merge(report, r)
+		for _, name := range sc.Pods {
+			if !slices.ContainsFunc(snap.Pods, func(p corev1.Pod) bool { return p.Name == name }) {
+				return fmt.Errorf("pod %s not found in namespace %s", name, o.namespace)
+			}
+		}
+		// Targets may overlap (a pod and its Deployment): each pod is checked once.
+		snap.Pods = slices.DeleteFunc(snap.Pods, func(p corev1.Pod) bool {
+			k := p.Namespace + "/" + p.Name
+			dup := seen[k]
+			seen[k] = true
+			return dup
+		})
+		report = merge(report, doctor.Diagnose(ctx, snap, opts))
 	}
 	return o.print(report)
 }

@@ -94,7 +94,7 @@ func TestDoctorFiles(t *testing.T) {
 	want := []string{
 		"Deployment/badname=InvalidImageName/error",
 		"Deployment/malformed=SecretMalformed/error",
-		"Deployment/missing=SecretNotFound/error",
+		"Deployment/missing=SecretNotFound/warning",
 		"Deployment/opaque=SecretWrongType/error",
 		"Deployment/wrong-port=NoMatchingCredential/error",
 	}

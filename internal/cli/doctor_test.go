@@ -56,8 +56,8 @@ func TestDoctorExitCodesAndTargets(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "0 pods checked") {
 		t.Errorf("doctor on an empty namespace: exit %d, %q %q", code, out, errOut)
 	}
-	if _, _, code := runCmd(t, "doctor", "pod/broken", "-n", healthy); code != 0 {
-		t.Errorf("doctor pod/NAME in another namespace: exit %d, want 0 (no such pod there)", code)
+	if _, errOut, code := runCmd(t, "doctor", "pod/broken", "-n", healthy); code != 2 || !strings.Contains(errOut, "pod broken not found in namespace "+healthy) {
+		t.Errorf("doctor pod/NAME that does not exist: exit %d, %q; want 2", code, errOut)
 	}
 	if out, _, code := runCmd(t, "doctor", "pod/broken", "-n", ns, "--offline"); code != 1 || !strings.Contains(out, "SecretNotFound") {
 		t.Errorf("doctor pod/broken --offline: exit %d, %s", code, out)

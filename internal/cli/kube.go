@@ -107,7 +107,9 @@ func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
 // information (https://user:password@host) with their printable form.
 func keyRedactor(entries []keyring.Entry) func(string) string {
 	r := map[string]string{}
+	var keys []string
 	for _, e := range entries {
+		keys = append(keys, e.Key)
 		if d := dockercfg.DisplayKey(e.Key); d != e.Key {
 			r[e.Key] = d
 		}
@@ -116,6 +118,6 @@ func keyRedactor(entries []keyring.Entry) func(string) string {
 		for k, d := range r {
 			s = strings.ReplaceAll(s, k, d)
 		}
-		return s
+		return dockercfg.RedactUserInfo(s, keys...)
 	}
 }

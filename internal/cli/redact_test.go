@@ -11,7 +11,7 @@ import (
 // https://user:password@host; their password must not be printed.
 func TestKeysWithUserInfoAreRedacted(t *testing.T) {
 	const leak = "leaky-password-9"
-	cfg := `{"auths":{"https://bob:` + leak + `@reg.example.com":{"username":"u","password":"p"},"bob:` + leak + `@reg.example.com:abc":{}}}`
+	cfg := `{"auths":{"https://bob:` + leak + `@reg.example.com":{"username":"u","password":"p"},"bob:` + leak + `@reg.example.com:abc":{},"HTTPS://bob:` + leak + `@reg.example.com":{}}}`
 	ns := newNamespace(t, "redact")
 	createSecret(t, ns, "userinfo", "kubernetes.io/dockerconfigjson", map[string]string{".dockerconfigjson": cfg})
 	path := filepath.Join(t.TempDir(), "s.yaml")

@@ -165,6 +165,18 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 		v.Entries = append(v.Entries, ev)
 	}
 	v.Warnings = append(v.Warnings, cfg.Problems()...)
+	// A key written with user information may carry a password, in whatever form the
+	// kubelet rewrote it.
+	var keys []string
+	for _, e := range cfg.Entries {
+		keys = append(keys, e.Key)
+	}
+	for i := range v.Entries {
+		v.Entries[i].KubeletKey = dockercfg.RedactUserInfo(v.Entries[i].KubeletKey, keys...)
+	}
+	for i := range v.Warnings {
+		v.Warnings[i] = dockercfg.RedactUserInfo(v.Warnings[i], keys...)
+	}
 	return v
 }
 

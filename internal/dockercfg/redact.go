@@ -33,3 +33,21 @@ func (c *Config) RedactKeys(text string) string {
 	}
 	return text
 }
+
+// RedactUserInfo replaces, in a text, the user information of each key (the user:password
+// of https://user:password@host), however the key was rewritten around it.
+func RedactUserInfo(text string, keys ...string) string {
+	for _, k := range keys {
+		rest := k
+		if i := strings.Index(rest, "://"); i >= 0 {
+			rest = rest[i+3:]
+		}
+		if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+			rest = rest[:i]
+		}
+		if at := strings.LastIndexByte(rest, '@'); at > 0 {
+			text = strings.ReplaceAll(text, rest[:at], "REDACTED")
+		}
+	}
+	return text
+}

@@ -8,7 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/pager"
 )
 
 // Scope says which pods to look at.
@@ -26,9 +28,11 @@ type Snapshot struct {
 	Pods            []corev1.Pod
 	ServiceAccounts map[string]*corev1.ServiceAccount // by namespace/name
 	Secrets         map[string]*corev1.Secret         // by namespace/name
-	// SecretsUnreadable is why Secrets could not be listed (RBAC), or nil.
-	SecretsUnreadable error
-	// Events of pods, by namespace/name, oldest first.
+	// SecretsUnreadable and ServiceAccountsUnreadable say why those could not be
+	// listed (RBAC), or are nil.
+	SecretsUnreadable         error
+	ServiceAccountsUnreadable error
+	// Events of pods, by pod UID, oldest first.
 	Events map[string][]corev1.Event
 	// Elsewhere lists, for referenced Secrets missing from their pod's namespace, the
 	// namespaces that do have a Secret of that name.
@@ -39,58 +43,119 @@ type Snapshot struct {
 
 func key(namespace, name string) string { return namespace + "/" + name }
 
-// Gather lists the pods of the scope and the ServiceAccounts, Secrets and pod events
-// of their namespaces: four list requests, whatever the number of pods.
+// Gather lists, page by page, the pods of the scope and the ServiceAccounts, pull
+// Secrets (the two pull types, by field selector) and pod events of their namespaces:
+// a fixed number of list requests whatever the number of pods, plus one request per
+// referenced Secret of another type or missing.
 func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapshot, error) {
 	s := &Snapshot{ServiceAccounts: map[string]*corev1.ServiceAccount{}, Secrets: map[string]*corev1.Secret{}, Events: map[string][]corev1.Event{}}
-	pods, err := cs.CoreV1().Pods(scope.Namespace).List(ctx, metav1.ListOptions{LabelSelector: scope.Selector})
-	s.Requests++
-	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
-	}
+	core := cs.CoreV1()
 	want := map[string]bool{}
 	for _, p := range scope.Pods {
 		want[p] = true
 	}
-	for _, p := range pods.Items {
-		if len(want) == 0 || want[p.Name] {
-			s.Pods = append(s.Pods, p)
+	err := s.list(ctx, metav1.ListOptions{LabelSelector: scope.Selector}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return core.Pods(scope.Namespace).List(ctx, o)
+	}, func(obj runtime.Object) {
+		if p := obj.(*corev1.Pod); len(want) == 0 || want[p.Name] {
+			s.Pods = append(s.Pods, *p)
 		}
-	}
-	sas, err := cs.CoreV1().ServiceAccounts(scope.Namespace).List(ctx, metav1.ListOptions{})
-	s.Requests++
+	})
 	if err != nil {
+		return nil, fmt.Errorf("list pods: %w", err)
+	}
+	err = s.list(ctx, metav1.ListOptions{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return core.ServiceAccounts(scope.Namespace).List(ctx, o)
+	}, func(obj runtime.Object) {
+		sa := obj.(*corev1.ServiceAccount)
+		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = sa
+	})
+	switch {
+	case forbidden(err):
+		s.ServiceAccountsUnreadable = err
+	case err != nil:
 		return nil, fmt.Errorf("list serviceaccounts: %w", err)
 	}
-	for i := range sas.Items {
-		sa := &sas.Items[i]
-		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = sa
-	}
-	secrets, err := cs.CoreV1().Secrets(scope.Namespace).List(ctx, metav1.ListOptions{})
-	s.Requests++
-	switch {
-	case apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err):
-		s.SecretsUnreadable = err
-	case err != nil:
-		return nil, fmt.Errorf("list secrets: %w", err)
-	default:
-		for i := range secrets.Items {
-			sec := &secrets.Items[i]
+	for _, t := range []corev1.SecretType{corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg} {
+		err = s.list(ctx, metav1.ListOptions{FieldSelector: "type=" + string(t)}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return core.Secrets(scope.Namespace).List(ctx, o)
+		}, func(obj runtime.Object) {
+			sec := obj.(*corev1.Secret)
 			s.Secrets[key(sec.Namespace, sec.Name)] = sec
+		})
+		if forbidden(err) {
+			s.SecretsUnreadable = err
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list secrets: %w", err)
 		}
 	}
-	events, err := cs.CoreV1().Events(scope.Namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod"})
-	s.Requests++
-	if err != nil && !apierrors.IsForbidden(err) {
+	if err := s.getReferenced(ctx, cs); err != nil {
+		return nil, err
+	}
+	err = s.list(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod"}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return core.Events(scope.Namespace).List(ctx, o)
+	}, func(obj runtime.Object) {
+		e := obj.(*corev1.Event)
+		k := string(e.InvolvedObject.UID)
+		if k == "" {
+			k = key(e.InvolvedObject.Namespace, e.InvolvedObject.Name)
+		}
+		s.Events[k] = append(s.Events[k], *e)
+	})
+	if err != nil && !forbidden(err) {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	if err == nil {
-		for _, e := range events.Items {
-			k := key(e.InvolvedObject.Namespace, e.InvolvedObject.Name)
-			s.Events[k] = append(s.Events[k], e)
+	return s, s.findElsewhere(ctx, cs, scope)
+}
+
+// list pages through a list, 500 items a request, counting the requests.
+func (s *Snapshot) list(ctx context.Context, opts metav1.ListOptions, fn pager.ListPageFunc, each func(runtime.Object)) error {
+	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		s.Requests++
+		return fn(ctx, o)
+	})
+	p.PageSize = 500
+	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
+		each(obj)
+		return nil
+	})
+}
+
+// getReferenced fetches the pods' pull Secrets that the type-selected lists did not
+// bring (another type, or missing): one request per such Secret.
+func (s *Snapshot) getReferenced(ctx context.Context, cs kubernetes.Interface) error {
+	if s.SecretsUnreadable != nil {
+		return nil
+	}
+	tried := map[string]bool{}
+	for _, p := range s.Pods {
+		for _, ref := range p.Spec.ImagePullSecrets {
+			k := key(p.Namespace, ref.Name)
+			if _, ok := s.Secrets[k]; ok || tried[k] {
+				continue
+			}
+			tried[k] = true
+			sec, err := cs.CoreV1().Secrets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			s.Requests++
+			switch {
+			case err == nil:
+				s.Secrets[k] = sec
+			case apierrors.IsNotFound(err):
+			case forbidden(err):
+				s.SecretsUnreadable = err
+				return nil
+			default:
+				return fmt.Errorf("get secret %s: %w", k, err)
+			}
 		}
 	}
-	return s, s.findElsewhere(ctx, cs, scope)
+	return nil
+}
+
+func forbidden(err error) bool {
+	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)
 }
 
 // findElsewhere looks, for each referenced Secret missing from its pod's namespace,

@@ -16,17 +16,17 @@ type container struct {
 	policy      corev1.PullPolicy
 	waiting     *corev1.ContainerStateWaiting
 	running     bool
+	ephemeral   bool
 }
 
 // failing reports whether the container waits for an image it cannot have. The
-// kubelet names some of these failures with the raw error as the reason (a pull
-// Secret it cannot parse), so the words count as well as the reason.
+// kubelet names one such failure with its raw error as the reason: a pull Secret it
+// cannot parse ("unable to parse auth field ...").
 func (c container) failing() bool {
 	if c.waiting == nil {
 		return false
 	}
-	w := c.waiting
-	return pullReasons[w.Reason] || strings.Contains(w.Reason, "auth field") || (w.Reason != "ContainerCreating" && classify(w.Reason+" "+w.Message) != "")
+	return pullReasons[c.waiting.Reason] || strings.Contains(c.waiting.Reason, "auth field")
 }
 
 // containers lists init, regular and ephemeral containers with their statuses.
@@ -38,21 +38,21 @@ func containers(p *corev1.Pod) []container {
 		}
 	}
 	var out []container
-	add := func(name, image string, policy corev1.PullPolicy) {
-		c := container{name: name, image: image, policy: policy}
+	add := func(name, image string, policy corev1.PullPolicy, ephemeral bool) {
+		c := container{name: name, image: image, policy: policy, ephemeral: ephemeral}
 		if s, ok := statuses[name]; ok {
 			c.waiting, c.running = s.State.Waiting, s.State.Running != nil
 		}
 		out = append(out, c)
 	}
 	for _, c := range p.Spec.InitContainers {
-		add(c.Name, c.Image, c.ImagePullPolicy)
+		add(c.Name, c.Image, c.ImagePullPolicy, false)
 	}
 	for _, c := range p.Spec.Containers {
-		add(c.Name, c.Image, c.ImagePullPolicy)
+		add(c.Name, c.Image, c.ImagePullPolicy, false)
 	}
 	for _, c := range p.Spec.EphemeralContainers {
-		add(c.Name, c.Image, c.ImagePullPolicy)
+		add(c.Name, c.Image, c.ImagePullPolicy, true)
 	}
 	return out
 }
@@ -92,19 +92,31 @@ func serviceAccount(p *corev1.Pod) string {
 	return "default"
 }
 
-// kubeletWords returns what the kubelet said about a container's pull: the waiting
-// message and the pull-related events of the pod, newest last.
-func kubeletWords(c container, events []corev1.Event) string {
-	var parts []string
-	if c.waiting != nil && c.waiting.Message != "" {
-		parts = append(parts, c.waiting.Message)
+// podKey indexes a pod's events: by UID, so that a recreated pod of the same name
+// does not inherit them.
+func podKey(p *corev1.Pod) string {
+	if p.UID != "" {
+		return string(p.UID)
 	}
-	for _, e := range events {
-		if e.Reason == "Failed" || e.Reason == "FailedToRetrieveImagePullSecret" || e.Reason == "ErrImageNeverPull" || e.Reason == "InspectFailed" {
-			if strings.Contains(e.Message, c.image) || e.Reason == "FailedToRetrieveImagePullSecret" {
-				parts = append(parts, e.Message)
-			}
+	return key(p.Namespace, p.Name)
+}
+
+// kubeletWords returns what the kubelet said about a container's pull: the waiting
+// reason and message first, then the pod's pull events about this image, newest first.
+func kubeletWords(c container, events []corev1.Event) []string {
+	var words []string
+	if w := c.waiting; w != nil && (w.Message != "" || !pullReasons[w.Reason]) {
+		words = append(words, strings.TrimSpace(w.Reason+": "+w.Message))
+	}
+	quoted := `"` + c.image + `"`
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i]
+		switch {
+		case e.Reason == "FailedToRetrieveImagePullSecret":
+			words = append(words, e.Message)
+		case (e.Reason == "Failed" || e.Reason == "ErrImageNeverPull" || e.Reason == "InspectFailed") && strings.Contains(e.Message, quoted):
+			words = append(words, e.Message)
 		}
 	}
-	return strings.Join(parts, "\n")
+	return words
 }

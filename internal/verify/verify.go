@@ -134,6 +134,12 @@ func (c *Checker) transport() http.RoundTripper {
 	if c.Transport != nil {
 		return c.Transport
 	}
+	return c.NewTransport()
+}
+
+// NewTransport returns the transport Check uses by default. Set it as Transport to
+// share connections between many checks.
+func (c *Checker) NewTransport() http.RoundTripper {
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: c.timeout()}).DialContext,

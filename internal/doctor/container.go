@@ -1,0 +1,293 @@
+package doctor
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
+	"github.com/regcred/regcred/internal/verify"
+)
+
+// container checks one container's image.
+func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding {
+	f := Finding{Namespace: p.Namespace, Pod: p.Name, Container: c.name, Image: c.image, Severity: SeverityError}
+	words := kubeletWords(c, d.snap.Events[podKey(p)])
+	res, err := keyring.Lookup(c.image, pc.entries)
+	if err != nil || (c.waiting != nil && c.waiting.Reason == "InvalidImageName") {
+		f.Code, f.Message = InvalidImageName, fmt.Sprintf("the image reference %q cannot be parsed, so nothing is pulled", c.image)
+		if err != nil {
+			f.Message += ": " + err.Error()
+		}
+		f.Evidence = kubeletEvidence(words)
+		f.Fix = []string{"correct the image in the pod spec" + ownerHint(p)}
+		return []Finding{f}
+	}
+	if c.waiting != nil && c.waiting.Reason == "ErrImageNeverPull" {
+		f.Code = ImageNeverPull
+		f.Message = fmt.Sprintf("imagePullPolicy is Never and %s is not on the node (or was pulled with credentials this pod does not have): no Secret can help", c.image)
+		f.Evidence = kubeletEvidence(words)
+		f.Fix = []string{"set imagePullPolicy: IfNotPresent" + ownerHint(p) + ", or load the image on every node"}
+		return []Finding{f}
+	}
+	if !d.failing(c) {
+		return d.runningContainer(p, res, c, f)
+	}
+	code, evidence, accepted := d.cause(c.image, res, words)
+	f.Code, f.Evidence = code, evidence
+	authish := code == CredentialRejected || code == AccessDenied || code == NoMatchingCredential
+	if len(res.Matches) > 0 && res.Matches[0].Username == "" && res.Matches[0].Password == "" && (authish || code == "") {
+		m := res.Matches[0]
+		f.Code, f.Secret = EmptyCredential, secretName(m.Source)
+		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", dockercfg.DisplayKey(m.Key), m.Source)
+		f.Fix = []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username USER --password-stdin --overwrite", f.Secret, p.Namespace, registryOf(res.Repository))}
+		return []Finding{f}
+	}
+	if d.opts.Static && code == "" {
+		if len(res.Matches) > 0 || len(res.NearMisses) == 0 || pc.unknown || pc.ignoredFor(c.image) {
+			return nil // nothing to say without a registry: the image may be public
+		}
+		code, authish = NoMatchingCredential, true
+	}
+	switch {
+	case len(res.Matches) == 0 && accepted && authish:
+		f.Code = PullFailed
+		f.Message = "the registry lets anyone pull this image from here, but the node was refused: the difference is on the node (its runtime configuration, a mirror, or credentials of its own that fail)"
+		f.Fix = []string{"compare the node's runtime registry configuration (containerd: certs.d/" + registryOf(res.Repository) + "/hosts.toml, registry.configs) with this machine's view"}
+	case len(res.Matches) == 0 && d.snap.SecretsUnreadable != nil && code != "":
+		f.Message = fmt.Sprintf("the kubelet's pull fails (%s); the pod's Secrets could not be read to say which credential is at fault", code)
+		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace), "run doctor with permission to read secrets"}
+	case len(res.Matches) == 0 && authish:
+		if pc.unknown || pc.ignoredFor(c.image) {
+			return nil // the missing or ignored Secret is the root cause, said once for the pod
+		}
+		if missing := d.saMissing(p, c.image); missing != "" {
+			return []Finding{d.saFinding(p, f, missing)}
+		}
+		f.Code = NoMatchingCredential
+		f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s, and the registry refuses anonymous pulls", registryOf(res.Repository))
+		if d.opts.Static {
+			f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s: the kubelet pulls it anonymously", registryOf(res.Repository))
+		}
+		var keys []string
+		for _, n := range res.NearMisses {
+			keys = append(keys, n.Key)
+			f.Message += fmt.Sprintf("; %s in %s: %s", dockercfg.DisplayKey(n.Key), n.Source, n.Reason)
+		}
+		f.Message = dockercfg.RedactUserInfo(f.Message, keys...)
+		f.Fix = d.createFix(p, res)
+	case code == CredentialRejected:
+		m := d.failedMatch(c.image, res)
+		f.Secret = secretName(m.Source)
+		f.Message = fmt.Sprintf("the registry rejects user %q of Secret %s", m.Username, m.Source)
+		f.Fix = d.overwriteFix(p, f.Secret, registryOf(res.Repository), shellWord(m.Username))
+	case code == AccessDenied:
+		m := d.failedMatch(c.image, res)
+		f.Secret = secretName(m.Source)
+		f.Message = fmt.Sprintf("user %q of Secret %s is authenticated but may not pull %s, or the repository does not exist (registries do not say which)", m.Username, m.Source, res.Repository)
+		f.Fix = []string{"grant that user pull access to " + res.Repository + " in the registry, or use a credential that has it",
+			fmt.Sprintf("kubectl regcred verify %s -n %s --image %s", f.Secret, p.Namespace, c.image)}
+	case code == ImageNotFound:
+		f.Message = fmt.Sprintf("the registry has no %s", c.image)
+		f.Fix = []string{"push the image, or correct the tag in the pod spec" + ownerHint(p)}
+	case code == RateLimited:
+		f.Message = "the registry rate-limits these pulls"
+		f.Fix = []string{"pull with an authenticated account (Docker Hub limits anonymous pulls most), or mirror the image"}
+	case code == RegistryTLSError:
+		f.Message = "the node does not trust the registry's certificate"
+		f.Fix = []string{"give the nodes' runtime the registry's CA (containerd: certs.d/" + registryOf(res.Repository) + "/hosts.toml with ca = ...), or serve a certificate for the registry's name from a trusted CA"}
+	case code == RegistryHTTPOnly:
+		f.Message = "the registry speaks plain HTTP and the runtime expects HTTPS"
+		f.Fix = []string{"serve the registry over HTTPS, or configure the nodes' runtime for it (containerd: certs.d/" + registryOf(res.Repository) + "/hosts.toml with server = \"http://...\")"}
+	case code == RegistryUnreachable:
+		f.Message = "the registry cannot be reached"
+		f.Fix = []string{"check the registry's name, DNS and the network path from the nodes"}
+	default:
+		f.Code = PullFailed
+		f.Message = "the pull fails for a reason neither the kubelet's words nor the registry name"
+		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace)}
+	}
+	return []Finding{f}
+}
+
+// runningContainer warns about a container that runs now but whose credentials no
+// longer work: its next pull (a reschedule, a new node) will fail.
+func (d *diagnosis) runningContainer(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
+	if len(res.Matches) == 0 || d.opts.Probe == nil {
+		return nil
+	}
+	var last verify.Result
+	for _, m := range res.Matches {
+		r, ok := d.result(c.image, credOf(m))
+		if !ok || r.Outcome.Pullable() {
+			return nil
+		}
+		last = r
+	}
+	switch last.Outcome {
+	case verify.CredentialRejected, verify.AccessDenied, verify.ImageNotFound:
+	default:
+		return nil // unreachable from here says nothing of the nodes
+	}
+	f.Severity, f.Code, f.Secret = SeverityWarning, Code(last.Outcome), secretName(res.Matches[0].Source)
+	f.Message = fmt.Sprintf("runs now, but its credentials no longer work (%s): the next pull of %s, after a reschedule or on a new node, will fail", last.Outcome, c.image)
+	f.Evidence = "registry: " + last.Detail
+	f.Fix = []string{fmt.Sprintf("kubectl regcred verify %s -n %s --image %s", f.Secret, p.Namespace, c.image)}
+	return []Finding{f}
+}
+
+// cause names the cause of a failing pull. The kubelet's words say what happened on
+// the node; the registry's answer to the pod's own credentials refines a credential
+// cause; a registry that accepts the pull from here means the node differs.
+func (d *diagnosis) cause(image string, res keyring.Result, words []string) (code Code, evidence string, accepted bool) {
+	evidence = kubeletEvidence(words)
+	for _, w := range words {
+		if code = classify(w); code != "" {
+			break
+		}
+	}
+	var probed []verify.Result
+	creds := []*dockercfg.Credential{nil}
+	if len(res.Matches) > 0 {
+		creds = creds[:0]
+		for _, m := range res.Matches {
+			creds = append(creds, credOf(m))
+		}
+	}
+	for _, cred := range creds {
+		if r, ok := d.result(image, cred); ok {
+			probed = append(probed, r)
+			if r.Outcome.Pullable() {
+				accepted = true
+				break
+			}
+		}
+	}
+	if len(probed) == 0 {
+		return code, evidence, false
+	}
+	first := probed[0]
+	evidence = strings.TrimSpace(evidence + "\nregistry: " + string(first.Outcome) + ": " + first.Detail)
+	if accepted {
+		return code, evidence + "\n(the registry accepts this pull from here: the difference is on the node)", true
+	}
+	if code != "" {
+		if len(res.Matches) > 0 && (first.Outcome == verify.CredentialRejected || first.Outcome == verify.AccessDenied || first.Outcome == verify.ImageNotFound) {
+			return Code(first.Outcome), evidence, false
+		}
+		return code, evidence, false
+	}
+	switch first.Outcome {
+	case verify.AuthRequired:
+		return NoMatchingCredential, evidence, false
+	case verify.RegistryError:
+		return "", evidence, false
+	}
+	return Code(first.Outcome), evidence, false
+}
+
+// failedMatch is the first credential the registry refused, or the first match.
+func (d *diagnosis) failedMatch(image string, res keyring.Result) keyring.Match {
+	for _, m := range res.Matches {
+		if r, ok := d.result(image, credOf(m)); ok && !r.Outcome.Pullable() {
+			return m
+		}
+	}
+	return res.Matches[0]
+}
+
+// saFinding explains a pod that lacks ServiceAccount pull Secrets that would serve.
+func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing string) Finding {
+	f.Code, f.Secret = ServiceAccountSecretsNotApplied, missing
+	if len(p.Spec.ImagePullSecrets) == 0 {
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but this pod was created before it was added: admission copies the list only when a pod is created", serviceAccount(p), missing)
+		f.Fix = []string{recreate(p)}
+	} else {
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but the pod sets its own imagePullSecrets, so admission copies nothing", serviceAccount(p), missing)
+		f.Fix = []string{"add " + missing + " to imagePullSecrets in the pod template" + ownerHint(p)}
+	}
+	return f
+}
+
+// createFix is the fix for an image no key matches: rewrite the Secret whose key
+// nearly matched, or make one and have the pod get it.
+func (d *diagnosis) createFix(p *corev1.Pod, res keyring.Result) []string {
+	reg := registryOf(res.Repository)
+	if len(res.NearMisses) > 0 {
+		return d.overwriteFix(p, secretName(res.NearMisses[0].Source), reg, "USER")
+	}
+	name := "regcred"
+	if _, taken := d.snap.Secrets[key(p.Namespace, name)]; taken {
+		name = strings.NewReplacer(".", "-", ":", "-").Replace(reg) + "-pull"
+	}
+	fix := []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username USER --password-stdin", name, p.Namespace, reg)}
+	if len(p.Spec.ImagePullSecrets) > 0 {
+		return append(fix, "add "+name+" to imagePullSecrets in the pod template"+ownerHint(p))
+	}
+	return append(fix, fmt.Sprintf("kubectl regcred attach %s -n %s --serviceaccount %s --restart", name, p.Namespace, serviceAccount(p)))
+}
+
+// overwriteFix replaces a Secret's credential; with several entries, look first, since
+// --overwrite keeps only the one given.
+func (d *diagnosis) overwriteFix(p *corev1.Pod, secret, registry, user string) []string {
+	fix := []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username %s --password-stdin --overwrite", secret, p.Namespace, registry, user)}
+	if s, ok := d.snap.Secrets[key(p.Namespace, secret)]; ok {
+		if cfg, err := dockercfg.FromSecret(s); err == nil && len(cfg.Entries) > 1 {
+			fix = append([]string{fmt.Sprintf("kubectl regcred show %s -n %s   # it has %d entries: --overwrite keeps only the one given", secret, p.Namespace, len(cfg.Entries))}, fix...)
+		}
+	}
+	return fix
+}
+
+// ignoredFor reports whether a Secret the kubelet skips would have served the image.
+func (pc podCreds) ignoredFor(image string) bool {
+	if len(pc.ignored) == 0 {
+		return false
+	}
+	res, err := keyring.Lookup(image, pc.ignored)
+	return err == nil && len(res.Matches) > 0
+}
+
+var urlQuery = regexp.MustCompile(`(https?://[^\s"'?]+)\?[^\s"']*`)
+
+// kubeletEvidence is the kubelet's most telling line, with URL queries (signed blob
+// URLs carry credentials) removed.
+func kubeletEvidence(words []string) string {
+	if len(words) == 0 {
+		return ""
+	}
+	return "kubelet: " + urlQuery.ReplaceAllString(words[0], "$1?REDACTED")
+}
+
+func ownerHint(p *corev1.Pod) string {
+	if o := owner(p); o != "" {
+		return " of " + o
+	}
+	return ""
+}
+
+// registryOf is the registry part of a normalized repository (docker.io for Docker Hub).
+func registryOf(repository string) string {
+	if i := strings.IndexByte(repository, '/'); i >= 0 {
+		return repository[:i]
+	}
+	return repository
+}
+
+func secretName(source string) string {
+	if i := strings.LastIndexByte(source, '/'); i >= 0 {
+		return source[i+1:]
+	}
+	return source
+}
+
+// shellWord quotes a word for a shell command line when needed (robot$name).
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
