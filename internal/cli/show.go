@@ -160,7 +160,7 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 		if k, err := keyring.NormalizeKey(e.Key); err == nil {
 			ev.KubeletKey = k
 		} else {
-			v.Warnings = append(v.Warnings, cfg.RedactKeys(fmt.Sprintf("entry %q: %v: the kubelet ignores it", e.Key, err)))
+			v.Warnings = append(v.Warnings, fmt.Sprintf("entry %q: %v: the kubelet ignores it", e.Key, err))
 		}
 		v.Entries = append(v.Entries, ev)
 	}

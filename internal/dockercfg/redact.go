@@ -21,19 +21,6 @@ func DisplayKey(key string) string {
 	return scheme + "REDACTED@" + rest[at+1:]
 }
 
-// RedactKeys replaces, in a text, every key of the config whose DisplayKey differs.
-func (c *Config) RedactKeys(text string) string {
-	if c == nil {
-		return text
-	}
-	for _, e := range c.Entries {
-		if d := DisplayKey(e.Key); d != e.Key {
-			text = strings.ReplaceAll(text, e.Key, d)
-		}
-	}
-	return text
-}
-
 // RedactUserInfo replaces, in a text, the user information of each key (the user:password
 // of https://user:password@host), however the key was rewritten around it.
 func RedactUserInfo(text string, keys ...string) string {

@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -139,9 +138,4 @@ func (d *diagnosis) summary(findings []Finding) Summary {
 	}
 	s.PodsWithErrors = len(podsWithErrors)
 	return s
-}
-
-// summaryLine is for messages.
-func (s Summary) String() string {
-	return fmt.Sprintf("%d pods, %d errors, %d warnings", s.Pods, s.Errors, s.Warnings)
 }

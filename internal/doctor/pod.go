@@ -13,9 +13,7 @@ var pullReasons = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true
 // container is one container of a pod with its status.
 type container struct {
 	name, image string
-	policy      corev1.PullPolicy
 	waiting     *corev1.ContainerStateWaiting
-	running     bool
 	ephemeral   bool
 }
 
@@ -38,21 +36,21 @@ func containers(p *corev1.Pod) []container {
 		}
 	}
 	var out []container
-	add := func(name, image string, policy corev1.PullPolicy, ephemeral bool) {
-		c := container{name: name, image: image, policy: policy, ephemeral: ephemeral}
+	add := func(name, image string, ephemeral bool) {
+		c := container{name: name, image: image, ephemeral: ephemeral}
 		if s, ok := statuses[name]; ok {
-			c.waiting, c.running = s.State.Waiting, s.State.Running != nil
+			c.waiting = s.State.Waiting
 		}
 		out = append(out, c)
 	}
 	for _, c := range p.Spec.InitContainers {
-		add(c.Name, c.Image, c.ImagePullPolicy, false)
+		add(c.Name, c.Image, false)
 	}
 	for _, c := range p.Spec.Containers {
-		add(c.Name, c.Image, c.ImagePullPolicy, false)
+		add(c.Name, c.Image, false)
 	}
 	for _, c := range p.Spec.EphemeralContainers {
-		add(c.Name, c.Image, c.ImagePullPolicy, true)
+		add(c.Name, c.Image, true)
 	}
 	return out
 }
