@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -149,7 +150,12 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			seen[k] = true
 			return dup
 		})
-		report = merge(report, doctor.Diagnose(ctx, snap, opts))
+		dopts := opts
+		if len(snap.Pods) == 0 && sc.Template != nil {
+			// No pod to look at: check the template as the pod it would create.
+			snap.Pods, dopts.Static = []corev1.Pod{*sc.Template}, true
+		}
+		report = merge(report, doctor.Diagnose(ctx, snap, dopts))
 	}
 	return o.print(report)
 }
@@ -166,7 +172,7 @@ func (o *DoctorOptions) runFiles(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("-f: %w", err)
 	}
-	return o.print(doctor.Diagnose(ctx, snap, doctor.Options{Static: true}))
+	return o.print(doctor.Diagnose(ctx, snap, doctor.Options{Static: true, Files: true}))
 }
 
 // print writes the report and turns errors into exit status 1.
@@ -206,11 +212,11 @@ func (o *DoctorOptions) scopes(ctx context.Context) ([]doctor.Scope, error) {
 			pods = append(pods, name)
 			continue
 		}
-		sel, err := o.workloadSelector(ctx, workloadKind(kind), name)
+		sel, tmpl, err := o.workload(ctx, workloadKind(kind), name)
 		if err != nil {
 			return nil, err
 		}
-		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: sel})
+		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: sel, Template: tmpl})
 	}
 	if len(pods) > 0 {
 		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: o.Selector, Pods: pods})
@@ -262,38 +268,39 @@ func workloadKind(kind string) string {
 	return ""
 }
 
-func (o *DoctorOptions) workloadSelector(ctx context.Context, kind, name string) (string, error) {
+// workload returns a workload's pod selector and its template as a pod.
+func (o *DoctorOptions) workload(ctx context.Context, kind, name string) (string, *corev1.Pod, error) {
 	var sel *metav1.LabelSelector
+	var meta metav1.ObjectMeta
+	var tmpl corev1.PodTemplateSpec
 	var err error
 	apps := o.client.AppsV1()
 	switch kind {
 	case "deployment":
-		d, e := apps.Deployments(o.namespace).Get(ctx, name, metav1.GetOptions{})
-		err = e
-		if err == nil {
-			sel = d.Spec.Selector
+		var d *appsv1.Deployment
+		if d, err = apps.Deployments(o.namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			sel, meta, tmpl = d.Spec.Selector, d.ObjectMeta, d.Spec.Template
 		}
 	case "statefulset":
-		s, e := apps.StatefulSets(o.namespace).Get(ctx, name, metav1.GetOptions{})
-		err = e
-		if err == nil {
-			sel = s.Spec.Selector
+		var s *appsv1.StatefulSet
+		if s, err = apps.StatefulSets(o.namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			sel, meta, tmpl = s.Spec.Selector, s.ObjectMeta, s.Spec.Template
 		}
 	case "daemonset":
-		s, e := apps.DaemonSets(o.namespace).Get(ctx, name, metav1.GetOptions{})
-		err = e
-		if err == nil {
-			sel = s.Spec.Selector
+		var s *appsv1.DaemonSet
+		if s, err = apps.DaemonSets(o.namespace).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			sel, meta, tmpl = s.Spec.Selector, s.ObjectMeta, s.Spec.Template
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("get %s %s/%s: %w", kind, o.namespace, name, err)
+		return "", nil, fmt.Errorf("get %s %s/%s: %w", kind, o.namespace, name, err)
 	}
 	s, err := metav1.LabelSelectorAsSelector(sel)
 	if err != nil {
-		return "", fmt.Errorf("%s %s/%s has a selector doctor cannot use: %w", kind, o.namespace, name, err)
+		return "", nil, fmt.Errorf("%s %s/%s has a selector doctor cannot use: %w", kind, o.namespace, name, err)
 	}
-	return s.String(), nil
+	titled := strings.ToUpper(kind[:1]) + kind[1:]
+	return s.String(), doctor.TemplatePod(titled, meta, tmpl), nil
 }
 
 func merge(a, b doctor.Report) doctor.Report {

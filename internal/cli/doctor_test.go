@@ -111,3 +111,17 @@ func TestDoctorWithoutSecretAccess(t *testing.T) {
 		t.Errorf("doctor without secret access: exit %d\n%s%s", code, out, errOut)
 	}
 }
+
+// TestDoctorWorkloadWithoutPods checks a Deployment's template when it has no pod
+// (envtest runs no controllers, so none is ever made).
+func TestDoctorWorkloadWithoutPods(t *testing.T) {
+	ns := newNamespace(t, "doctor-template")
+	newDeploymentWithPod(t, ns, "web", []string{"absent"})
+	if err := kube.CoreV1().Pods(ns).Delete(context.Background(), "web-1-abc", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := runCmd(t, "doctor", "deploy/web", "-n", ns, "--offline")
+	if code != 1 || !strings.Contains(out, "SecretNotFound") || !strings.Contains(out, ns+"/Deployment/web") {
+		t.Errorf("doctor deploy/web without pods: exit %d\n%s%s", code, out, errOut)
+	}
+}

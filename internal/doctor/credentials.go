@@ -79,7 +79,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 
 func (d *diagnosis) secretNotFound(p *corev1.Pod, name string, f Finding) Finding {
 	f.Code = SecretNotFound
-	if d.opts.Static {
+	if d.opts.Files {
 		f.Message = fmt.Sprintf("the pod names pull Secret %s, which is not in the given files; pulls need it to exist in namespace %s", name, p.Namespace)
 		f.Fix = []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server REGISTRY --username USER --password-stdin", name, p.Namespace)}
 		return f

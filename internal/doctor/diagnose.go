@@ -20,9 +20,12 @@ type Options struct {
 	Probe Probe
 	// Concurrency bounds the probes under way at once (default 8).
 	Concurrency int
-	// Static treats every container as about to pull: for manifests on disk, which
-	// have no status and no events.
+	// Static treats every container as about to pull: for pod templates and manifests
+	// on disk, which have no status and no events.
 	Static bool
+	// Files says the snapshot came from manifest files: a Secret missing from them may
+	// well exist in the cluster.
+	Files bool
 }
 
 // Summary counts what Diagnose found.
@@ -95,7 +98,7 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 		if len(failing) > 0 && (sf.related == nil || slices.ContainsFunc(failing, func(c container) bool { return sf.related(c.image) })) {
 			f.Severity = SeverityError
 		}
-		if d.opts.Static && f.Code == SecretNotFound {
+		if d.opts.Files && f.Code == SecretNotFound {
 			f.Severity = SeverityWarning // Secrets are usually made outside the manifests
 		}
 		if len(failing) > 0 {

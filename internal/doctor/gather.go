@@ -21,6 +21,10 @@ type Scope struct {
 	Selector string
 	// Pods, when set, keeps only these pod names.
 	Pods []string
+	// Template is a workload's pod template, checked as a pod about to be created
+	// when the selector finds no pod (a workload scaled to zero, or whose pods cannot
+	// be created).
+	Template *corev1.Pod
 }
 
 // Snapshot is everything the checks read, gathered once.

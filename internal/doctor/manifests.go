@@ -78,7 +78,7 @@ func (s *Snapshot) add(obj any, defaultNamespace string) ([]*corev1.Pod, error) 
 	}
 	fromTemplate := func(m metav1.ObjectMeta, t corev1.PodTemplateSpec) []*corev1.Pod {
 		ns(&m)
-		return []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: meta.Kind + "/" + m.Name, Namespace: m.Namespace}, Spec: t.Spec}}
+		return []*corev1.Pod{TemplatePod(meta.Kind, m, t)}
 	}
 	switch meta.Kind {
 	case "Pod":
@@ -146,4 +146,9 @@ func (s *Snapshot) add(obj any, defaultNamespace string) ([]*corev1.Pod, error) 
 		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = &sa
 	}
 	return nil, nil
+}
+
+// TemplatePod is a workload's pod template as the pod it would create, named KIND/NAME.
+func TemplatePod(kind string, workload metav1.ObjectMeta, t corev1.PodTemplateSpec) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: kind + "/" + workload.Name, Namespace: workload.Namespace}, Spec: t.Spec}
 }
