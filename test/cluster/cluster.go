@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/kubernetes"
@@ -43,13 +44,47 @@ type Options struct {
 	NodeCIDR string
 	// ServiceCIDR is the Service range, blackholed on the host (default 10.96.0.0/12).
 	ServiceCIDR string
-	// NodeName is the node's name (default node1).
-	NodeName string
-	// TrustTLSRegistry makes the node trust the CA of the fixtures' TLS registry.
+	// Nodes is the number of nodes (default 1). Node i (from 1) is named nodeI and
+	// has its own bridge (regcred0, regcred1, ...), its own /24 after NodeCIDR
+	// (10.245.0.1, 10.245.1.1, ...), its own containerd and its own kubelet.
+	Nodes int
+	// Node holds per-node settings, by index (Node[0] is node1); missing ones are zero.
+	Node []NodeOptions
+	// TrustTLSRegistry makes every node trust the CA of the fixtures' TLS registry.
 	// Without it, pulls from that registry fail with an unknown-authority error.
 	TrustTLSRegistry bool
 	// Progress receives one line per step; nothing when nil.
 	Progress io.Writer
+}
+
+// NodeOptions are the settings of one node.
+type NodeOptions struct {
+	// LoginAs gives the node's runtime credentials of its own for the Basic and Token
+	// registries: those of this fixture user (registry.UserAlice, ...), as if someone
+	// had run docker login on the node. The runtime uses them when the kubelet passes
+	// none.
+	LoginAs string
+	// TrustTLSRegistry makes this node trust the fixtures' TLS registry.
+	TrustTLSRegistry bool
+	// SandboxImage replaces the pause image for this node's pod sandboxes.
+	SandboxImage string
+}
+
+// Login is a username and password.
+type Login struct{ Username, Password string }
+
+// Node is a running node.
+type Node struct {
+	Name, IP, Bridge string
+}
+
+// node is what Start needs of a node.
+type node struct {
+	Node
+	cidr, podCIDR string
+	opts          NodeOptions
+	runtimeDir    string
+	identity      identity
 }
 
 // Cluster is a running local cluster.
@@ -65,15 +100,16 @@ type Cluster struct {
 	Registries *registry.Fixtures
 	// PauseImage is the pod sandbox image, in Registries.Open.
 	PauseImage string
-	// NodeName is the name of the node.
+	// NodeName is the name of the first node; Nodes lists them all.
 	NodeName string
+	Nodes    []Node
 
-	opts       Options
-	ownDir     bool
-	procs      []*proc
-	net        *network
-	state      *stateFile
-	runtimeDir string
+	opts   Options
+	ownDir bool
+	procs  []*proc
+	net    *network
+	state  *stateFile
+	nodes  []node
 }
 
 func (o *Options) defaults() {
@@ -86,8 +122,8 @@ func (o *Options) defaults() {
 	if o.ServiceCIDR == "" {
 		o.ServiceCIDR = "10.96.0.0/12"
 	}
-	if o.NodeName == "" {
-		o.NodeName = "node1"
+	if o.Nodes < 1 {
+		o.Nodes = 1
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -102,7 +138,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("node address %q: %w", opts.NodeCIDR, err)
 	}
-	nodeIP, podCIDR := node.Addr().String(), node.Masked().String()
+	nodeIP := node.Addr().String()
 	if _, err := netip.ParsePrefix(opts.ServiceCIDR); err != nil {
 		return nil, fmt.Errorf("service range %q: %w", opts.ServiceCIDR, err)
 	}
@@ -116,7 +152,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, NodeName: opts.NodeName, Dir: opts.Dir}
+	c := &Cluster{opts: opts, Dir: opts.Dir}
+	if c.nodes, err = planNodes(opts, node); err != nil {
+		return nil, err
+	}
+	c.NodeName = c.nodes[0].Name
+	for _, n := range c.nodes {
+		c.Nodes = append(c.Nodes, n.Node)
+	}
 	if c.Dir == "" {
 		if c.Dir, err = os.MkdirTemp("", "regcred-cluster-"); err != nil {
 			return nil, fmt.Errorf("make cluster folder: %w", err)
@@ -135,11 +178,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := os.MkdirAll(logs, 0o700); err != nil {
 		return nil, fmt.Errorf("make log folder: %w", err)
 	}
-	c.step("network: bridge %s at %s, Service range %s blackholed, forwarding out of the bridge dropped", opts.Bridge, opts.NodeCIDR, opts.ServiceCIDR)
-	if c.net, err = setupNetwork(opts.Bridge, opts.NodeCIDR, opts.ServiceCIDR); err != nil {
+	var bridges []string
+	for _, n := range c.nodes {
+		bridges = append(bridges, n.Bridge)
+	}
+	c.step("network: bridges %v, Service range %s blackholed, forwarding out of the bridges dropped", bridges, opts.ServiceCIDR)
+	c.state.setNetwork(bridges, opts.ServiceCIDR)
+	if c.net, err = setupNetwork(c.nodes, opts.ServiceCIDR); err != nil {
 		return nil, err
 	}
-	c.state.setNetwork(opts.Bridge, opts.ServiceCIDR)
 
 	c.step("registries: open, basic auth, token auth, TLS")
 	if c.Registries, err = registry.StartFixtures(ctx); err != nil {
@@ -176,28 +223,35 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	admin := newIdentity("regcred-admin", "system:masters")
-	kubelet := newIdentity("system:node:"+opts.NodeName, "system:nodes")
 	kcm := newIdentity("system:kube-controller-manager")
 	scheduler := newIdentity("system:kube-scheduler")
+	ids := []identity{admin, kcm, scheduler}
+	for i := range c.nodes {
+		c.nodes[i].identity = newIdentity("system:node:"+c.nodes[i].Name, "system:nodes")
+		ids = append(ids, c.nodes[i].identity)
+	}
 	tokens := filepath.Join(pkiDir, "tokens.csv")
-	if err := writeTokenFile(tokens, admin, kubelet, kcm, scheduler); err != nil {
+	if err := writeTokenFile(tokens, ids...); err != nil {
 		return nil, fmt.Errorf("write token file: %w", err)
 	}
 
-	ports, err := freePorts(7)
+	ports, err := freePorts(5 + 2*len(c.nodes))
 	if err != nil {
 		return nil, err
 	}
-	etcdClient, etcdPeer, apiPort, kubeletPort, kubeletHealthz, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
+	etcdClient, etcdPeer, apiPort, kcmPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	server := "https://" + net.JoinHostPort(nodeIP, strconv.Itoa(apiPort))
 	kubeconfigs := filepath.Join(c.Dir, "kubeconfig")
 	c.Kubeconfig = filepath.Join(kubeconfigs, "admin.kubeconfig")
-	for path, id := range map[string]identity{
+	files := map[string]identity{
 		c.Kubeconfig: admin,
-		filepath.Join(kubeconfigs, "kubelet.kubeconfig"):   kubelet,
 		filepath.Join(kubeconfigs, "kcm.kubeconfig"):       kcm,
 		filepath.Join(kubeconfigs, "scheduler.kubeconfig"): scheduler,
-	} {
+	}
+	for _, n := range c.nodes {
+		files[filepath.Join(kubeconfigs, n.Name+".kubeconfig")] = n.identity
+	}
+	for path, id := range files {
 		if err := writeKubeconfig(path, server, ca.PEM, id); err != nil {
 			return nil, err
 		}
@@ -263,46 +317,23 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	c.step("containerd with pause image %s", c.PauseImage)
-	c.runtimeDir = filepath.Join(c.Dir, "containerd")
-	trusted := map[string]bool{}
-	if opts.TrustTLSRegistry {
-		trusted[c.Registries.TLS.Host] = true
+	var kubelets []*proc
+	for i, n := range c.nodes {
+		p, err := c.startNode(ctx, n, bins, logs, kubeconfigs, ports[5+2*i], ports[6+2*i])
+		if err != nil {
+			return nil, err
+		}
+		kubelets = append(kubelets, p)
 	}
-	gateway := nodeIP
-	runtimeCfg, err := runtimeConfig(c.runtimeDir, opts.Bridge, podCIDR, gateway, c.PauseImage, c.Registries.All(), trusted)
-	if err != nil {
-		return nil, err
-	}
-	c.state.setRuntime(socketPath(c.runtimeDir))
-	containerd, err := c.start(logs, "containerd", "/usr/bin/containerd", "--config="+runtimeCfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := waitSocket(ctx, containerd, socketPath(c.runtimeDir), time.Minute); err != nil {
-		return nil, err
-	}
-
-	c.step("kubelet %s at %s", opts.NodeName, nodeIP)
-	kubeletDir := filepath.Join(c.Dir, "kubelet")
-	kubeletCfg, err := kubeletConfig(kubeletDir, nodeIP, socketPath(c.runtimeDir), kubeletPort, kubeletHealthz)
-	if err != nil {
-		return nil, err
-	}
-	kubeletProc, err := c.start(logs, "kubelet", filepath.Join(bins, "kubelet"),
-		"--config="+kubeletCfg, "--kubeconfig="+filepath.Join(kubeconfigs, "kubelet.kubeconfig"),
-		"--root-dir="+filepath.Join(kubeletDir, "root"), "--cert-dir="+filepath.Join(kubeletDir, "pki"),
-		"--hostname-override="+opts.NodeName, "--node-ip="+nodeIP, "--v=2")
-	if err != nil {
-		return nil, err
-	}
-	if err := c.waitNodeReady(ctx, kubeletProc, 2*time.Minute); err != nil {
-		return nil, err
+	for i, n := range c.nodes {
+		if err := c.waitNodeReady(ctx, n.Name, kubelets[i], 2*time.Minute); err != nil {
+			return nil, err
+		}
 	}
 	if err := WaitForServiceAccount(ctx, c.Client, "default", "default"); err != nil {
 		return nil, err
 	}
-	c.step("node %s Ready; KUBECONFIG=%s", opts.NodeName, c.Kubeconfig)
+	c.step("%d node(s) Ready; KUBECONFIG=%s", len(c.nodes), c.Kubeconfig)
 	return c, nil
 }
 
@@ -321,7 +352,7 @@ func (c *Cluster) start(logDir, name, path string, args ...string) (*proc, error
 }
 
 // LogTail returns the last lines of a daemon's log (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler, containerd, kubelet).
+// kube-controller-manager, kube-scheduler, containerd-nodeN, kubelet-nodeN).
 func (c *Cluster) LogTail(name string, lines int) string {
 	return tail(filepath.Join(c.Dir, "logs", name+".log"), lines)
 }
@@ -330,14 +361,16 @@ func (c *Cluster) LogTail(name string, lines int) string {
 // network settings and (unless given in Options) its folder.
 func (c *Cluster) Stop() error {
 	var errs []error
-	// The kubelet first, so that it does not restart what is being removed.
+	// The kubelets first, so that they do not restart what is being removed.
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		if c.procs[i].name == "kubelet" {
+		if strings.HasPrefix(c.procs[i].name, "kubelet") {
 			errs = append(errs, c.procs[i].stop(10*time.Second))
 		}
 	}
-	if c.runtimeDir != "" {
-		errs = append(errs, killShims(socketPath(c.runtimeDir)))
+	for _, n := range c.nodes {
+		if n.runtimeDir != "" {
+			errs = append(errs, killShims(socketPath(n.runtimeDir)))
+		}
 	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		errs = append(errs, c.procs[i].stop(15*time.Second))
@@ -406,4 +439,83 @@ func (c *Cluster) Pids() []int {
 		pids = append(pids, p.cmd.Process.Pid)
 	}
 	return pids
+}
+
+// planNodes lays out the nodes: names, bridges, addresses and subnets.
+func planNodes(opts Options, first netip.Prefix) ([]node, error) {
+	if first.Bits() != 24 || !first.Addr().Is4() {
+		return nil, fmt.Errorf("node address %q: the harness gives each node a /24 of its own; use an IPv4 /24 like 10.245.0.1/24", opts.NodeCIDR)
+	}
+	base := strings.TrimRight(opts.Bridge, "0123456789")
+	var out []node
+	for i := range opts.Nodes {
+		a := first.Addr().As4()
+		if int(a[2])+i > 255 {
+			return nil, fmt.Errorf("node address %q leaves no room for %d nodes", opts.NodeCIDR, opts.Nodes)
+		}
+		a[2] += byte(i)
+		addr := netip.AddrFrom4(a)
+		p := netip.PrefixFrom(addr, 24)
+		bridge := opts.Bridge
+		if i > 0 {
+			bridge = fmt.Sprintf("%s%d", base, i)
+		}
+		n := node{Node: Node{Name: fmt.Sprintf("node%d", i+1), IP: addr.String(), Bridge: bridge}, cidr: p.String(), podCIDR: p.Masked().String()}
+		if i < len(opts.Node) {
+			n.opts = opts.Node[i]
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// startNode starts one node's containerd and kubelet.
+func (c *Cluster) startNode(ctx context.Context, n node, bins, logs, kubeconfigs string, port, healthz int) (*proc, error) {
+	pause := c.PauseImage
+	if n.opts.SandboxImage != "" {
+		pause = n.opts.SandboxImage
+	}
+	c.step("%s: containerd (sandbox image %s), kubelet at %s on %s", n.Name, pause, n.IP, n.Bridge)
+	dir := filepath.Join(c.Dir, n.Name)
+	for i := range c.nodes {
+		if c.nodes[i].Name == n.Name {
+			c.nodes[i].runtimeDir = filepath.Join(dir, "containerd")
+			n.runtimeDir = c.nodes[i].runtimeDir
+		}
+	}
+	trusted := map[string]bool{}
+	if c.opts.TrustTLSRegistry || n.opts.TrustTLSRegistry {
+		trusted[c.Registries.TLS.Host] = true
+	}
+	auth := map[string]Login{}
+	if u := n.opts.LoginAs; u != "" {
+		pass, ok := c.Registries.Passwords[u]
+		if !ok {
+			return nil, fmt.Errorf("%s: LoginAs %q is not a fixture user", n.Name, u)
+		}
+		for _, r := range []*registry.Registry{c.Registries.Basic, c.Registries.Token} {
+			auth[r.Host] = Login{Username: u, Password: pass}
+		}
+	}
+	cfg, err := runtimeConfig(n.runtimeDir, n.Bridge, n.podCIDR, n.IP, pause, c.Registries.All(), trusted, auth)
+	if err != nil {
+		return nil, err
+	}
+	c.state.addRuntime(socketPath(n.runtimeDir))
+	containerd, err := c.start(logs, "containerd-"+n.Name, "/usr/bin/containerd", "--config="+cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitSocket(ctx, containerd, socketPath(n.runtimeDir), time.Minute); err != nil {
+		return nil, err
+	}
+	kubeletDir := filepath.Join(dir, "kubelet")
+	kcfg, err := kubeletConfig(kubeletDir, n.IP, socketPath(n.runtimeDir), port, healthz)
+	if err != nil {
+		return nil, err
+	}
+	return c.start(logs, "kubelet-"+n.Name, filepath.Join(bins, "kubelet"),
+		"--config="+kcfg, "--kubeconfig="+filepath.Join(kubeconfigs, n.Name+".kubeconfig"),
+		"--root-dir="+filepath.Join(kubeletDir, "root"), "--cert-dir="+filepath.Join(kubeletDir, "pki"),
+		"--hostname-override="+n.Name, "--node-ip="+n.IP, "--v=2")
 }

@@ -55,7 +55,7 @@ func TestStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := cluster.WaitForPod(ctx, c.Client, "default", "smoke", cluster.PodRunning); err != nil {
-		t.Fatalf("%v\nkubelet:\n%s", err, c.LogTail("kubelet", 30))
+		t.Fatalf("%v\nkubelet:\n%s", err, c.LogTail("kubelet-node1", 30))
 	}
 	// The pod has its subnet route and nothing else: no way off the machine.
 	out, err := exec.CommandContext(ctx, "ip", "route").CombinedOutput()

@@ -3,7 +3,9 @@ package cluster
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/regcred/regcred/test/pki"
 	"github.com/regcred/regcred/test/registry"
@@ -11,7 +13,7 @@ import (
 
 // runtimeConfig writes containerd's config, its per-registry hosts.toml files and the
 // CNI config into dir, and returns the config's path.
-func runtimeConfig(dir, bridge, podCIDR, gateway, pauseImage string, regs []*registry.Registry, trusted map[string]bool) (string, error) {
+func runtimeConfig(dir, bridge, podCIDR, gateway, pauseImage string, regs []*registry.Registry, trusted map[string]bool, auth map[string]Login) (string, error) {
 	certsD := filepath.Join(dir, "certs.d")
 	for _, r := range regs {
 		var hosts string
@@ -83,6 +85,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %q
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), socketPath(dir), pauseImage, cniDir, certsD)
+	// The node's own credentials, as a docker login on the node would be: containerd
+	// uses them when the kubelet passes none.
+	for _, host := range slices.Sorted(maps.Keys(auth)) {
+		cfg += fmt.Sprintf("  [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.%q.auth]\n    username = %q\n    password = %q\n", host, auth[host].Username, auth[host].Password)
+	}
 	path := filepath.Join(dir, "config.toml")
 	return path, pki.WriteFile(path, []byte(cfg))
 }

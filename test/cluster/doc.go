@@ -1,8 +1,10 @@
-// Package cluster runs a real single-node Kubernetes on this machine for end-to-end
-// suites and the demo: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-// a kubelet, and containerd with runc and a CNI bridge, each a child process under one
-// temporary folder, plus the registry fixtures of package registry with a pause image
-// of our own.
+// Package cluster runs a real Kubernetes on this machine for end-to-end suites and
+// the demo: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and, per
+// node (one by default), a kubelet and containerd with runc and a CNI bridge of its
+// own, each a child process under one temporary folder, plus the registry fixtures of
+// package registry with a pause image of our own. A node can have registry
+// credentials of its own (NodeOptions.LoginAs), trust the TLS registry, or use another
+// sandbox image.
 //
 // Nothing leaves the machine (docs: local-cluster.md, "The network"): the node and the
 // API server live on a bridge the harness makes; pods get only their subnet route (no

@@ -16,39 +16,26 @@ type network struct {
 	undo []func() error
 }
 
-// setupNetwork makes the bridge with the node address, and the two safety nets of
-// local-cluster.md: a blackhole route for the Service range and a FORWARD rule that
-// drops whatever would leave the bridge. Nothing else may leave through it: the CNI
+// setupNetwork makes a bridge per node with the node's address, and the two safety
+// nets of local-cluster.md: a blackhole route for the Service range and, per bridge,
+// a FORWARD rule that drops whatever would leave it. Nothing else may leave through it: the CNI
 // config gives pods no default route and no masquerade.
-func setupNetwork(bridge, nodeCIDR, serviceCIDR string) (_ *network, err error) {
+func setupNetwork(bridges []node, serviceCIDR string) (_ *network, err error) {
 	n := &network{}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, n.teardown())
 		}
 	}()
-	if _, err := net.InterfaceByName(bridge); err == nil {
-		return nil, fmt.Errorf("bridge %s already exists: another local cluster runs on this machine, or one was killed before it stopped (remove it with: ip link del %s)", bridge, bridge)
-	}
-	if err := run("ip", "link", "add", bridge, "type", "bridge"); err != nil {
-		return nil, err
-	}
-	n.undo = append(n.undo, func() error { return run("ip", "link", "del", bridge) })
-	if err := run("ip", "addr", "add", nodeCIDR, "dev", bridge); err != nil {
-		return nil, err
-	}
-	if err := run("ip", "link", "set", bridge, "up"); err != nil {
-		return nil, err
-	}
 	if err := run("ip", "route", "replace", "blackhole", serviceCIDR); err != nil {
 		return nil, err
 	}
 	n.undo = append(n.undo, func() error { return run("ip", "route", "del", "blackhole", serviceCIDR) })
-	drop := []string{"FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"}
-	if err := run("iptables", append([]string{"-I"}, drop...)...); err != nil {
-		return nil, err
+	for _, b := range bridges {
+		if err := n.addBridge(b.Bridge, b.cidr); err != nil {
+			return nil, err
+		}
 	}
-	n.undo = append(n.undo, func() error { return run("iptables", append([]string{"-D"}, drop...)...) })
 	// The bridge plugin turns forwarding on; put back what the machine had.
 	forward, err := os.ReadFile(ipForward)
 	if err != nil {
@@ -56,6 +43,30 @@ func setupNetwork(bridge, nodeCIDR, serviceCIDR string) (_ *network, err error) 
 	}
 	n.undo = append(n.undo, func() error { return os.WriteFile(ipForward, forward, 0o644) })
 	return n, nil
+}
+
+// addBridge makes one node's bridge with the node address, and drops whatever would
+// be forwarded out of it.
+func (n *network) addBridge(bridge, nodeCIDR string) error {
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		return fmt.Errorf("bridge %s already exists: another local cluster runs on this machine, or one was killed before it stopped (remove it with: ip link del %s)", bridge, bridge)
+	}
+	if err := run("ip", "link", "add", bridge, "type", "bridge"); err != nil {
+		return err
+	}
+	n.undo = append(n.undo, func() error { return run("ip", "link", "del", bridge) })
+	if err := run("ip", "addr", "add", nodeCIDR, "dev", bridge); err != nil {
+		return err
+	}
+	if err := run("ip", "link", "set", bridge, "up"); err != nil {
+		return err
+	}
+	drop := []string{"FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"}
+	if err := run("iptables", append([]string{"-I"}, drop...)...); err != nil {
+		return err
+	}
+	n.undo = append(n.undo, func() error { return run("iptables", append([]string{"-D"}, drop...)...) })
+	return nil
 }
 
 // teardown undoes the setup in reverse order.

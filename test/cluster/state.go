@@ -24,13 +24,13 @@ var daemons = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kub
 type stateFile struct {
 	mu          sync.Mutex
 	path        string
-	Owner       int    `json:"owner"`
-	Dir         string `json:"dir"`
-	Pids        []int  `json:"pids"`
-	Bridge      string `json:"bridge,omitempty"`
-	ServiceCIDR string `json:"serviceCIDR,omitempty"`
-	Socket      string `json:"socket,omitempty"`
-	Forward     string `json:"ipForward,omitempty"`
+	Owner       int      `json:"owner"`
+	Dir         string   `json:"dir"`
+	Pids        []int    `json:"pids"`
+	Bridges     []string `json:"bridges,omitempty"`
+	ServiceCIDR string   `json:"serviceCIDR,omitempty"`
+	Sockets     []string `json:"sockets,omitempty"`
+	Forward     string   `json:"ipForward,omitempty"`
 }
 
 // claimState takes the state file of a bridge, cleaning up after a dead owner first.
@@ -61,16 +61,16 @@ func (s *stateFile) addPid(pid int) {
 	_ = s.save()
 }
 
-func (s *stateFile) setNetwork(bridge, serviceCIDR string) {
+func (s *stateFile) setNetwork(bridges []string, serviceCIDR string) {
 	s.mu.Lock()
-	s.Bridge, s.ServiceCIDR = bridge, serviceCIDR
+	s.Bridges, s.ServiceCIDR = bridges, serviceCIDR
 	s.mu.Unlock()
 	_ = s.save()
 }
 
-func (s *stateFile) setRuntime(socket string) {
+func (s *stateFile) addRuntime(socket string) {
 	s.mu.Lock()
-	s.Socket = socket
+	s.Sockets = append(s.Sockets, socket)
 	s.mu.Unlock()
 	_ = s.save()
 }
@@ -108,13 +108,13 @@ func (s *stateFile) reap() error {
 			errs = append(errs, killTree(pid))
 		}
 	}
-	if s.Socket != "" {
-		errs = append(errs, killShims(s.Socket))
+	for _, socket := range s.Sockets {
+		errs = append(errs, killShims(socket))
 	}
 	errs = append(errs, unmountUnder(s.Dir))
-	if s.Bridge != "" {
-		_ = run("ip", "link", "del", s.Bridge)
-		_ = run("iptables", "-D", "FORWARD", "-i", s.Bridge, "!", "-o", s.Bridge, "-j", "DROP")
+	for _, b := range s.Bridges {
+		_ = run("ip", "link", "del", b)
+		_ = run("iptables", "-D", "FORWARD", "-i", b, "!", "-o", b, "-j", "DROP")
 	}
 	if s.ServiceCIDR != "" {
 		_ = run("ip", "route", "del", "blackhole", s.ServiceCIDR)

@@ -76,7 +76,7 @@ func poll(ctx context.Context, p *proc, timeout time.Duration, what string, read
 }
 
 // waitNodeReady watches the node until it reports Ready, or the kubelet exits.
-func (c *Cluster) waitNodeReady(ctx context.Context, kubelet *proc, timeout time.Duration) error {
+func (c *Cluster) waitNodeReady(ctx context.Context, name string, kubelet *proc, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	go func() {
@@ -86,7 +86,7 @@ func (c *Cluster) waitNodeReady(ctx context.Context, kubelet *proc, timeout time
 		case <-ctx.Done():
 		}
 	}()
-	_, err := watchtools.UntilWithSync(ctx, named(c.Client, "nodes", "", c.NodeName), &corev1.Node{}, nil, func(e watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, named(c.Client, "nodes", "", name), &corev1.Node{}, nil, func(e watch.Event) (bool, error) {
 		n, ok := e.Object.(*corev1.Node)
 		if !ok {
 			return false, nil
@@ -102,7 +102,7 @@ func (c *Cluster) waitNodeReady(ctx context.Context, kubelet *proc, timeout time
 		return kubelet.failure()
 	}
 	if err != nil {
-		return fmt.Errorf("wait for node %s to be Ready: %w; last lines of the kubelet log:\n%s", c.NodeName, err, tail(kubelet.log, 20))
+		return fmt.Errorf("wait for node %s to be Ready: %w; last lines of the kubelet log:\n%s", name, err, tail(kubelet.log, 20))
 	}
 	return nil
 }

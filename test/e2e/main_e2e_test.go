@@ -33,7 +33,7 @@ func run(m *testing.M) int {
 	local = c
 	code := m.Run()
 	if code != 0 {
-		for _, d := range []string{"kubelet", "containerd"} {
+		for _, d := range []string{"kubelet-node1", "containerd-node1"} {
 			fmt.Fprintf(os.Stderr, "--- last lines of the %s log:\n%s\n", d, c.LogTail(d, 25))
 		}
 	}
