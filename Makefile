@@ -27,7 +27,7 @@ test:
 
 ## e2e: end-to-end suites on a real local cluster (root; one cluster at a time, so -p 1)
 e2e:
-	REGCRED_K8S_BIN_DIR=$(K8S_BINS) $(GO) test -tags e2e -count=1 -p 1 -timeout 40m $(E2E_FLAGS) ./test/cluster/ ./test/e2e/
+	REGCRED_K8S_BIN_DIR=$(K8S_BINS) $(GO) test -tags e2e -count=1 -p 1 -timeout 40m $(E2E_FLAGS) ./test/cluster/ ./test/e2e/ ./test/e2enodes/
 
 ## demo: start a local cluster with broken and healthy workloads; Ctrl-C stops it
 demo:

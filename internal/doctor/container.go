@@ -67,6 +67,13 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		if missing := d.saMissing(p, c.image); missing != "" {
 			return []Finding{d.saFinding(p, f, missing)}
 		}
+		if others := d.nodesWithOwnCredentials(c.image, p.Spec.NodeName); len(others) > 0 {
+			f.Code, f.Nodes = NodeLocalCredential, []string{p.Spec.NodeName}
+			f.Message = fmt.Sprintf("%s runs without a pull Secret on %s, whose runtime has credentials of its own for %s (a docker login, a runtime config or a credential provider); node %s has none, and no pull Secret of this pod supplies one", c.image, strings.Join(others, ", "), registryOf(res.Repository), p.Spec.NodeName)
+			f.Evidence = strings.TrimSpace(f.Evidence + "\nruns on: " + strings.Join(others, ", ") + "; fails on: " + p.Spec.NodeName)
+			f.Fix = d.createFix(p, res)
+			return []Finding{f}
+		}
 		f.Code = NoMatchingCredential
 		f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s, and the registry refuses anonymous pulls", registryOf(res.Repository))
 		if d.opts.Static {
@@ -116,8 +123,11 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 // runningContainer warns about a container that runs now but whose credentials no
 // longer work: its next pull (a reschedule, a new node) will fail.
 func (d *diagnosis) runningContainer(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
-	if len(res.Matches) == 0 || d.opts.Probe == nil {
+	if d.opts.Probe == nil {
 		return nil
+	}
+	if len(res.Matches) == 0 {
+		return d.reschedulingRisk(p, res, c, f)
 	}
 	var last verify.Result
 	for _, m := range res.Matches {
@@ -290,4 +300,54 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// reschedulingRisk warns about a running container with no pull Secret credential
+// whose image the registry refuses without one: it runs only thanks to its node (its
+// own credentials, or the image already there), and fails where it moves next.
+func (d *diagnosis) reschedulingRisk(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
+	r, ok := d.result(c.image, nil)
+	if !ok || (r.Outcome != verify.AuthRequired && r.Outcome != verify.AccessDenied) || p.Spec.NodeName == "" {
+		return nil
+	}
+	f.Code, f.Severity, f.Nodes = ReschedulingRisk, SeverityWarning, []string{p.Spec.NodeName}
+	f.Message = fmt.Sprintf("runs on %s although the registry refuses %s without credentials and no pull Secret of the pod has one: it runs thanks to the node (credentials of its own, or the image already there) and will fail when it moves to a node without them", p.Spec.NodeName, c.image)
+	f.Evidence = "registry (anonymous): " + string(r.Outcome) + ": " + r.Detail
+	f.Fix = d.createFix(p, res)
+	return []Finding{f}
+}
+
+// nodesWithOwnCredentials lists the nodes, other than this one, where the image runs
+// with no pull Secret credential.
+func (d *diagnosis) nodesWithOwnCredentials(image, node string) []string {
+	var out []string
+	for _, n := range d.bareRunning[image] {
+		if n != node {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+var sandboxImage = regexp.MustCompile(`(?:sandbox image|pulling image|pull image) \\?"([^"\\]+)\\?"`)
+
+// sandbox reports a pod whose sandbox cannot be created because the runtime cannot
+// pull its pause image.
+func (d *diagnosis) sandbox(p *corev1.Pod) (Finding, bool) {
+	events := d.snap.Events[podKey(p)]
+	for i := len(events) - 1; i >= 0; i-- {
+		e := events[i]
+		if e.Reason != "FailedCreatePodSandBox" || !strings.Contains(e.Message, "pull") {
+			continue
+		}
+		f := Finding{Code: SandboxImagePullFailed, Severity: SeverityError, Namespace: p.Namespace, Pod: p.Name, Nodes: []string{p.Spec.NodeName}}
+		if m := sandboxImage.FindStringSubmatch(e.Message); m != nil {
+			f.Image = m[1]
+		}
+		f.Message = fmt.Sprintf("the runtime on %s cannot pull the pod sandbox image %s, so no container of the pod can start; pull Secrets cannot help, the runtime pulls it with its own configuration", p.Spec.NodeName, f.Image)
+		f.Evidence = kubeletEvidence([]string{e.Message})
+		f.Fix = []string{"make the sandbox image public, or give the runtime on " + p.Spec.NodeName + " credentials for it (containerd: registry.configs.\"HOST\".auth, or a sandbox_image it can pull)"}
+		return f, true
+	}
+	return Finding{}, false
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/verify"
 )
 
@@ -50,14 +51,26 @@ type diagnosis struct {
 	opts   Options
 	probes map[string]*probeResult // by probeKey
 	creds  map[string]podCreds     // by namespace/pod
+	// bareRunning lists, per image, the nodes where a container of it runs with no
+	// pull Secret credential for it: nodes that pull it by themselves.
+	bareRunning map[string][]string
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}}
+	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
-		d.creds[key(p.Namespace, p.Name)] = d.podCredentials(p)
+		pc := d.podCredentials(p)
+		d.creds[key(p.Namespace, p.Name)] = pc
+		for _, c := range containers(p) {
+			if !c.running || p.Spec.NodeName == "" || pc.unknown {
+				continue
+			}
+			if res, err := keyring.Lookup(c.image, pc.entries); err == nil && len(res.Matches) == 0 && !slices.Contains(d.bareRunning[c.image], p.Spec.NodeName) {
+				d.bareRunning[c.image] = append(d.bareRunning[c.image], p.Spec.NodeName)
+			}
+		}
 	}
 	d.probe(ctx)
 	var findings []Finding
@@ -84,6 +97,9 @@ func (d *diagnosis) failing(c container) bool { return d.opts.Static || c.failin
 // pod checks one pod: its pull Secrets once, then each container.
 func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 	pc := d.creds[key(p.Namespace, p.Name)]
+	if f, ok := d.sandbox(p); ok {
+		return []Finding{f} // no container can start: the sandbox is the whole story
+	}
 	cs := containers(p)
 	var failing []container
 	for _, c := range cs {
@@ -119,6 +135,11 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 				if found[i].Severity == SeverityError {
 					found[i].Severity = SeverityWarning
 				}
+			}
+		}
+		for i := range found {
+			if found[i].Nodes == nil && p.Spec.NodeName != "" {
+				found[i].Nodes = []string{p.Spec.NodeName}
 			}
 		}
 		out = append(out, found...)

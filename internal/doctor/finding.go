@@ -34,6 +34,15 @@ const (
 	PullFailed Code = "PullFailed"
 	// ChecksSkipped says which checks could not run (no permission to read Secrets).
 	ChecksSkipped Code = "ChecksSkipped"
+	// NodeLocalCredential: the image runs on nodes that have credentials of their own
+	// and fails on others, and no pull Secret of the pod supplies one.
+	NodeLocalCredential Code = "NodeLocalCredential"
+	// ReschedulingRisk: a running pod whose image the registry refuses without
+	// credentials and for which no pull Secret works: it runs thanks to its node only.
+	ReschedulingRisk Code = "ReschedulingRisk"
+	// SandboxImagePullFailed: the runtime cannot pull the pod sandbox (pause) image;
+	// pull Secrets cannot help.
+	SandboxImagePullFailed Code = "SandboxImagePullFailed"
 )
 
 // Finding is one problem of one container's image pull, with the evidence and the fix.
@@ -45,6 +54,7 @@ type Finding struct {
 	Container string   `json:"container"`
 	Image     string   `json:"image"`
 	Secret    string   `json:"secret,omitempty"`
+	Nodes     []string `json:"nodes,omitempty"`
 	Message   string   `json:"message"`
 	Evidence  string   `json:"evidence,omitempty"`
 	Fix       []string `json:"fix"`

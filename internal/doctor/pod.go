@@ -14,6 +14,7 @@ var pullReasons = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true
 type container struct {
 	name, image string
 	waiting     *corev1.ContainerStateWaiting
+	running     bool
 	ephemeral   bool
 }
 
@@ -39,7 +40,7 @@ func containers(p *corev1.Pod) []container {
 	add := func(name, image string, ephemeral bool) {
 		c := container{name: name, image: image, ephemeral: ephemeral}
 		if s, ok := statuses[name]; ok {
-			c.waiting = s.State.Waiting
+			c.waiting, c.running = s.State.Waiting, s.State.Running != nil
 		}
 		out = append(out, c)
 	}

@@ -68,9 +68,11 @@ func (d *diagnosis) nextProbe(c container, pc podCreds) *probeResult {
 		creds = append(creds, credOf(m))
 	}
 	if len(creds) == 0 {
-		if !d.failing(c) {
-			return nil // a public image, or the node's own credentials: nothing to ask
+		if !d.failing(c) && !c.running {
+			return nil
 		}
+		// Failing: what does the registry say to no credentials? Running: does it run
+		// only because its node has credentials (or the image) of its own?
 		creds = []*dockercfg.Credential{nil}
 	}
 	for _, cred := range creds {

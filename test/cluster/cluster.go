@@ -66,8 +66,9 @@ type NodeOptions struct {
 	LoginAs string
 	// TrustTLSRegistry makes this node trust the fixtures' TLS registry.
 	TrustTLSRegistry bool
-	// SandboxImage replaces the pause image for this node's pod sandboxes.
-	SandboxImage string
+	// PrivateSandbox makes the node's pod sandbox image the pause image on the Basic
+	// registry, which the runtime cannot pull without LoginAs.
+	PrivateSandbox bool
 }
 
 // Login is a username and password.
@@ -196,8 +197,10 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Registries.Open.Push(ctx, "regcred/pause:1", pause); err != nil {
-		return nil, err
+	for _, r := range []*registry.Registry{c.Registries.Open, c.Registries.Basic} {
+		if _, err := r.Push(ctx, "regcred/pause:1", pause); err != nil {
+			return nil, err
+		}
 	}
 	c.PauseImage = c.Registries.Open.Ref("regcred/pause:1")
 
@@ -472,8 +475,8 @@ func planNodes(opts Options, first netip.Prefix) ([]node, error) {
 // startNode starts one node's containerd and kubelet.
 func (c *Cluster) startNode(ctx context.Context, n node, bins, logs, kubeconfigs string, port, healthz int) (*proc, error) {
 	pause := c.PauseImage
-	if n.opts.SandboxImage != "" {
-		pause = n.opts.SandboxImage
+	if n.opts.PrivateSandbox {
+		pause = c.Registries.Basic.Ref("regcred/pause:1")
 	}
 	c.step("%s: containerd (sandbox image %s), kubelet at %s on %s", n.Name, pause, n.IP, n.Bridge)
 	dir := filepath.Join(c.Dir, n.Name)

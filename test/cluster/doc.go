@@ -3,8 +3,8 @@
 // node (one by default), a kubelet and containerd with runc and a CNI bridge of its
 // own, each a child process under one temporary folder, plus the registry fixtures of
 // package registry with a pause image of our own. A node can have registry
-// credentials of its own (NodeOptions.LoginAs), trust the TLS registry, or use another
-// sandbox image.
+// credentials of its own (NodeOptions.LoginAs), trust the TLS registry, or have a sandbox image
+// it cannot pull (NodeOptions.PrivateSandbox).
 //
 // Nothing leaves the machine (docs: local-cluster.md, "The network"): the node and the
 // API server live on a bridge the harness makes; pods get only their subnet route (no

@@ -1,0 +1,4 @@
+// Package e2enodes holds the end-to-end suites that need more than one node: TestMain
+// starts a three-node cluster (node1 with registry credentials of its own, node2
+// without, node3 with a sandbox image it cannot pull), build tag e2e.
+package e2enodes
