@@ -117,6 +117,17 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		f.Message = "the pull fails for a reason neither the kubelet's words nor the registry name"
 		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace)}
 	}
+	if f.Code == RegistryTLSError || f.Code == RegistryHTTPOnly || f.Code == RegistryUnreachable {
+		var others []string
+		for _, n := range d.runningOn[c.image] {
+			if n != p.Spec.NodeName {
+				others = append(others, n)
+			}
+		}
+		if len(others) > 0 {
+			f.Message += fmt.Sprintf("; the image runs on %s, so the difference is %s's own configuration (trust store, certs.d/hosts.toml, insecure-registry settings, DNS), not the credentials", strings.Join(others, ", "), p.Spec.NodeName)
+		}
+	}
 	return []Finding{f}
 }
 

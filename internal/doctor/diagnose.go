@@ -54,16 +54,21 @@ type diagnosis struct {
 	// bareRunning lists, per image, the nodes where a container of it runs with no
 	// pull Secret credential for it: nodes that pull it by themselves.
 	bareRunning map[string][]string
+	// runningOn lists, per image, the nodes where a container of it runs.
+	runningOn map[string][]string
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}}
+	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{}}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.podCredentials(p)
 		d.creds[key(p.Namespace, p.Name)] = pc
 		for _, c := range containers(p) {
+			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
+				d.runningOn[c.image] = append(d.runningOn[c.image], p.Spec.NodeName)
+			}
 			if !c.running || p.Spec.NodeName == "" || pc.unknown {
 				continue
 			}

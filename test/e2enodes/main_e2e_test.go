@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	c, err := cluster.Start(context.Background(), cluster.Options{Nodes: 3, Progress: os.Stderr, Node: []cluster.NodeOptions{
-		{LoginAs: registry.UserAlice},
+		{LoginAs: registry.UserAlice, TrustTLSRegistry: true},
 		{},
 		{PrivateSandbox: true},
 	}})

@@ -5,6 +5,7 @@ package e2enodes
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/regcred/regcred/test/cluster"
@@ -162,5 +164,111 @@ func TestSandboxImagePullFailed(t *testing.T) {
 	if code != 1 || len(r.Findings) != 1 || r.Findings[0].Code != "SandboxImagePullFailed" || !slices.Equal(r.Findings[0].Nodes, []string{"node3"}) ||
 		r.Findings[0].Image != local.Registries.Basic.Ref("regcred/pause:1") || !strings.HasPrefix(r.Findings[0].Pod, "stuck-") {
 		t.Errorf("doctor: exit %d, findings %+v", code, r.Findings)
+	}
+}
+
+// spread deploys replicas of image on node1 and node2, one per node; a rollout removes
+// a pod before it adds one.
+func spread(ctx context.Context, t *testing.T, ns, name, image string, replicas int32) {
+	t.Helper()
+	labels := map[string]string{"app": name}
+	spec := corev1.PodSpec{
+		Containers:                    []corev1.Container{{Name: "app", Image: image}},
+		TerminationGracePeriodSeconds: new(int64),
+		Affinity:                      onNodes("node1", "node2"),
+	}
+	spec.Affinity.PodAntiAffinity = &corev1.PodAntiAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{LabelSelector: &metav1.LabelSelector{MatchLabels: labels}, TopologyKey: "kubernetes.io/hostname"}}}
+	zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &zero, MaxUnavailable: &one}}}}
+	if _, err := local.Client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func cordon(ctx context.Context, t *testing.T, node string, on bool) {
+	t.Helper()
+	patch := fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, on)
+	if _, err := local.Client.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLSTrustedOnOneNode: node1 trusts the TLS registry's CA, node2 does not. The
+// image runs on node1 and fails on node2 with x509; doctor says RegistryTLSError on
+// node2 and that the difference is node2's configuration, not the credentials.
+func TestTLSTrustedOnOneNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const ns = "nodes-tls"
+	img, err := images.Pause(ctx, "nodes-tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Registries.TLS.Push(ctx, "team/tls:v1", img); err != nil {
+		t.Fatal(err)
+	}
+	if err := workload.Namespace(ctx, local.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	spread(ctx, t, ns, "tls", local.Registries.TLS.Ref("team/tls:v1"), 2)
+	if _, err := cluster.WaitForPodSelected(ctx, local.Client, ns, "app=tls", onNode("node1", cluster.PodRunning)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.WaitForPodSelected(ctx, local.Client, ns, "app=tls", onNode("node2", cluster.PodWaiting("ErrImagePull", "ImagePullBackOff"))); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := regcred(t, "", "doctor", "-n", ns, "-o", "json")
+	var r struct {
+		Findings []struct {
+			Code, Severity, Message string
+			Nodes                   []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if code != 1 || len(r.Findings) != 1 || r.Findings[0].Code != "RegistryTLSError" || !slices.Equal(r.Findings[0].Nodes, []string{"node2"}) ||
+		!strings.Contains(r.Findings[0].Message, "the image runs on node1, so the difference is node2's own configuration") {
+		t.Errorf("doctor: exit %d\n%s", code, out)
+	}
+}
+
+// TestReschedulingRisk: a pod Running on node1 thanks to node1's own login gets a
+// warning before anything fails; drained off node1, it fails on node2 as predicted.
+func TestReschedulingRisk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const ns = "nodes-resched"
+	img, err := images.Pause(ctx, "nodes-resched")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Registries.Basic.Push(ctx, "team/solo:v1", img); err != nil {
+		t.Fatal(err)
+	}
+	if err := workload.Namespace(ctx, local.Client, ns); err != nil {
+		t.Fatal(err)
+	}
+	cordon(ctx, t, "node2", true) // so that the pod lands on node1
+	spread(ctx, t, ns, "solo", local.Registries.Basic.Ref("team/solo:v1"), 1)
+	_, err = cluster.WaitForPodSelected(ctx, local.Client, ns, "app=solo", onNode("node1", cluster.PodRunning))
+	cordon(ctx, t, "node2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := regcred(t, "", "doctor", "-n", ns)
+	if code != 0 || !strings.Contains(out, "! warning  ReschedulingRisk") || !strings.Contains(out, "runs on node1") {
+		t.Fatalf("doctor before the drain: exit %d\n%s", code, out)
+	}
+	// Drain node1: cordon it and evict the pod.
+	cordon(ctx, t, "node1", true)
+	defer cordon(context.Background(), t, "node1", false)
+	if err := local.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=solo"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.WaitForPodSelected(ctx, local.Client, ns, "app=solo", onNode("node2", cluster.PodWaiting("ErrImagePull", "ImagePullBackOff"))); err != nil {
+		t.Errorf("after the drain: %v", err)
 	}
 }
