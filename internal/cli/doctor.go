@@ -20,6 +20,8 @@ import (
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/doctor"
+	"github.com/regcred/regcred/internal/keyring"
+	"github.com/regcred/regcred/internal/nodeprobe"
 	"github.com/regcred/regcred/internal/verify"
 )
 
@@ -31,6 +33,9 @@ type DoctorOptions struct {
 	Offline       bool
 	Output        string
 	Filenames     []string
+	ProbeNode     bool
+	ProbeImage    string
+	ProbeCertsDir string
 	registryFlags registryFlags
 
 	flags     *genericclioptions.ConfigFlags
@@ -73,6 +78,9 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "only pods with these labels")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "no registry traffic: static checks and the kubelet's words only")
 	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	cmd.Flags().BoolVar(&o.ProbeNode, "probe-node", false, "for node-side failures, see the registry from each failing node with a short-lived host-network pod (needs permission to create pods; sends no credentials)")
+	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "regcred's image for --probe-node (its entrypoint /kubectl-regcred)")
+	cmd.Flags().StringVar(&o.ProbeCertsDir, "probe-certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder on the nodes, for --probe-node; {node} stands for the node's name")
 	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "check manifests on disk instead of the cluster (Pods, workloads, Secrets, ServiceAccounts; offline)")
 	o.registryFlags.add(cmd.Flags())
 	return cmd
@@ -82,6 +90,9 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 func (o *DoctorOptions) Validate() error {
 	if o.Output != "" && o.Output != "json" {
 		return fmt.Errorf("--output %q: doctor prints json or text", o.Output)
+	}
+	if o.ProbeNode && (o.ProbeImage == "" || o.Offline || len(o.Filenames) > 0) {
+		return fmt.Errorf("--probe-node needs --probe-image (regcred's image, pullable by the nodes) and a cluster: it does not go with --offline or -f")
 	}
 	if len(o.Filenames) > 0 && (len(o.Targets) > 0 || o.AllNamespaces || o.Selector != "") {
 		return fmt.Errorf("-f checks the manifests given: drop pod or workload names, -A and -l")
@@ -156,6 +167,9 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			snap.Pods, dopts.Static = []corev1.Pod{*sc.Template}, true
 		}
 		report = merge(report, doctor.Diagnose(ctx, snap, dopts))
+	}
+	if o.ProbeNode {
+		o.probeNodes(ctx, report.Findings)
 	}
 	return o.print(report)
 }
@@ -402,4 +416,40 @@ func printDoctor(w io.Writer, r doctor.Report, color bool) {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "%d pods checked: %d with errors; %d errors, %d warnings; %d registry probes\n", s.Pods, s.PodsWithErrors, s.Errors, s.Warnings, s.Probes)
+}
+
+// nodeSideCodes are the findings a node's own view of the registry can explain.
+var nodeSideCodes = map[doctor.Code]bool{
+	doctor.RegistryTLSError: true, doctor.RegistryHTTPOnly: true, doctor.RegistryUnreachable: true,
+	doctor.NodeLocalCredential: true, doctor.PullFailed: true,
+}
+
+// probeNodes sees each registry from each node where a node-side failure happened, once
+// per node and registry, and adds what the node saw to the findings' evidence.
+func (o *DoctorOptions) probeNodes(ctx context.Context, findings []doctor.Finding) {
+	type target struct{ ns, node, host string }
+	seen := map[target]string{}
+	for i := range findings {
+		f := &findings[i]
+		if !nodeSideCodes[f.Code] || len(f.Nodes) != 1 || f.Nodes[0] == "" || f.Image == "" {
+			continue
+		}
+		res, err := keyring.Lookup(f.Image, nil)
+		if err != nil {
+			continue
+		}
+		reg, _, _ := strings.Cut(res.Repository, "/")
+		t := target{f.Namespace, f.Nodes[0], dockercfg.LoginHost(reg)}
+		line, done := seen[t]
+		if !done {
+			r, err := nodeprobe.Run(ctx, o.client, t.ns, t.node, t.host, nodeprobe.Options{Image: o.ProbeImage, CertsDir: o.ProbeCertsDir})
+			if err != nil {
+				line = fmt.Sprintf("probe from %s unavailable: %v", t.node, err)
+			} else {
+				line = fmt.Sprintf("probe from %s (anonymous): %s: %s", t.node, r.Result.Outcome, r.Result.Detail)
+			}
+			seen[t] = line
+		}
+		f.Evidence = strings.TrimSpace(f.Evidence + "\n" + line)
+	}
 }

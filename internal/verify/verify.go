@@ -194,6 +194,19 @@ func (c *Checker) Login(ctx context.Context, host string, cred dockercfg.Credent
 	return res
 }
 
+// Ping asks the registry's /v2/ without credentials: it answers whether the name
+// resolves, the connection opens, TLS completes with this checker's trust, and a
+// registry API answers. OK means it did (200, or 401 asking for credentials).
+func (c *Checker) Ping(ctx context.Context, host string) Result {
+	client := &http.Client{Transport: c.transport(), Timeout: c.timeout(), CheckRedirect: noDowngrade}
+	defer client.CloseIdleConnections()
+	ping, res, ok := c.ping(ctx, client, Result{Registry: host})
+	if ok {
+		res.Outcome, res.Detail = OK, fmt.Sprintf("GET /v2/ over %s answered %d", res.Scheme, ping.status)
+	}
+	return res
+}
+
 // ping sends GET /v2/ over HTTPS, or plain HTTP where the policy allows a registry
 // that speaks only that. A 200 or a 401 carries on (ok); anything else is the outcome.
 func (c *Checker) ping(ctx context.Context, client *http.Client, res Result) (*response, Result, bool) {

@@ -522,3 +522,9 @@ func (c *Cluster) startNode(ctx context.Context, n node, bins, logs, kubeconfigs
 		"--root-dir="+filepath.Join(kubeletDir, "root"), "--cert-dir="+filepath.Join(kubeletDir, "pki"),
 		"--hostname-override="+n.Name, "--node-ip="+n.IP, "--v=2")
 }
+
+// CertsDirPattern is where each node's runtime keeps its registry configuration, with
+// {node} for the node's name: the --probe-certs-dir of doctor --probe-node.
+func (c *Cluster) CertsDirPattern() string {
+	return filepath.Join(c.Dir, "{node}", "containerd", "certs.d")
+}

@@ -233,6 +233,28 @@ func TestTLSTrustedOnOneNode(t *testing.T) {
 		!strings.Contains(r.Findings[0].Message, "the image runs on node1, so the difference is node2's own configuration") {
 		t.Errorf("doctor: exit %d\n%s", code, out)
 	}
+
+	// --probe-node: node2's own view of the registry, from a pod on node2.
+	probe, err := images.Regcred(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Registries.Open.Push(ctx, "regcred/regcred:test", probe); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := regcred(t, "", "doctor", "-n", ns, "--probe-node", "--probe-image", local.Registries.Open.Ref("regcred/regcred:test"), "--probe-certs-dir", local.CertsDirPattern())
+	if code != 1 || !strings.Contains(out, "probe from node2 (anonymous): RegistryTLSError") || !strings.Contains(out, "unknown authority") {
+		t.Errorf("doctor --probe-node: exit %d\n%s%s", code, out, errOut)
+	}
+	// An image the node cannot pull: the probe is unavailable, and says why.
+	out, errOut, code = regcred(t, "", "doctor", "-n", ns, "--probe-node", "--probe-image", local.Registries.Open.Ref("regcred/nothing:1"), "--probe-certs-dir", local.CertsDirPattern())
+	if code != 1 || !strings.Contains(out, "probe from node2 unavailable: the probe image") {
+		t.Errorf("doctor --probe-node with an image that cannot run: exit %d\n%s%s", code, out, errOut)
+	}
+	pods, err := local.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=regcred-probe"})
+	if err != nil || len(pods.Items) != 0 {
+		t.Errorf("probe pods left after doctor: %v %v", err, pods)
+	}
 }
 
 // TestReschedulingRisk: a pod Running on node1 thanks to node1's own login gets a
