@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -36,6 +37,7 @@ type DoctorOptions struct {
 	ProbeNode     bool
 	ProbeImage    string
 	ProbeCertsDir string
+	ProbeTimeout  time.Duration
 	registryFlags registryFlags
 
 	flags     *genericclioptions.ConfigFlags
@@ -81,6 +83,7 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 	cmd.Flags().BoolVar(&o.ProbeNode, "probe-node", false, "for node-side failures, see the registry from each failing node with a short-lived host-network pod (needs permission to create pods; sends no credentials)")
 	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "regcred's image for --probe-node (its entrypoint /kubectl-regcred)")
 	cmd.Flags().StringVar(&o.ProbeCertsDir, "probe-certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder on the nodes, for --probe-node; {node} stands for the node's name")
+	cmd.Flags().DurationVar(&o.ProbeTimeout, "probe-timeout", time.Minute, "time limit for each --probe-node pod, start included")
 	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "check manifests on disk instead of the cluster (Pods, workloads, Secrets, ServiceAccounts; offline)")
 	o.registryFlags.add(cmd.Flags())
 	return cmd
@@ -442,7 +445,7 @@ func (o *DoctorOptions) probeNodes(ctx context.Context, findings []doctor.Findin
 		t := target{f.Namespace, f.Nodes[0], dockercfg.LoginHost(reg)}
 		line, done := seen[t]
 		if !done {
-			r, err := nodeprobe.Run(ctx, o.client, t.ns, t.node, t.host, nodeprobe.Options{Image: o.ProbeImage, CertsDir: o.ProbeCertsDir})
+			r, err := nodeprobe.Run(ctx, o.client, t.ns, t.node, t.host, nodeprobe.Options{Image: o.ProbeImage, CertsDir: o.ProbeCertsDir, Timeout: o.ProbeTimeout})
 			if err != nil {
 				line = fmt.Sprintf("probe from %s unavailable: %v", t.node, err)
 			} else {

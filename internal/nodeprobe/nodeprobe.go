@@ -27,7 +27,7 @@ type Options struct {
 	// CertsDir is the runtime's registry configuration folder on the node;
 	// "{node}" is replaced by the node's name.
 	CertsDir string
-	// Timeout bounds one probe, pod start included (default 90 s).
+	// Timeout bounds one probe, pod start included (default 60 s).
 	Timeout time.Duration
 }
 
@@ -42,12 +42,12 @@ type Report struct {
 func Run(ctx context.Context, cs kubernetes.Interface, namespace, node, host string, opts Options) (Report, error) {
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = 90 * time.Second
+		timeout = 60 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	certs := strings.ReplaceAll(opts.CertsDir, "{node}", node)
-	dirType := corev1.HostPathDirectoryOrCreate
+	dirType := corev1.HostPathDirectory // never create anything on the node
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "regcred-probe-" + rand.String(6), Namespace: namespace, Labels: map[string]string{"app.kubernetes.io/name": "regcred-probe"}},
 		Spec: corev1.PodSpec{
@@ -76,7 +76,7 @@ func Run(ctx context.Context, cs kubernetes.Interface, namespace, node, host str
 		_ = cs.CoreV1().Pods(namespace).Delete(dctx, created.Name, metav1.DeleteOptions{})
 	}()
 	if err := waitDone(ctx, cs, namespace, created.Name); err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("%w%s", err, lastEvent(context.WithoutCancel(ctx), cs, namespace, created.Name))
 	}
 	logs, err := cs.CoreV1().Pods(namespace).GetLogs(created.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	if err != nil {
@@ -87,6 +87,23 @@ func Run(ctx context.Context, cs kubernetes.Interface, namespace, node, host str
 		return Report{}, fmt.Errorf("probe output is not a report: %.200s", logs)
 	}
 	return r, nil
+}
+
+// lastEvent is ": REASON: message" of the probe pod's newest warning (a FailedMount for
+// a certs folder the node does not have), or "".
+func lastEvent(ctx context.Context, cs kubernetes.Interface, namespace, name string) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	evs, err := cs.CoreV1().Events(namespace).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil || len(evs.Items) == 0 {
+		return ""
+	}
+	for i := len(evs.Items) - 1; i >= 0; i-- {
+		if e := evs.Items[i]; e.Type == corev1.EventTypeWarning {
+			return ": " + e.Reason + ": " + e.Message
+		}
+	}
+	return ""
 }
 
 // waitDone watches the probe pod until it has ended, or says why it cannot run.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -250,6 +251,15 @@ func TestTLSTrustedOnOneNode(t *testing.T) {
 	out, errOut, code = regcred(t, "", "doctor", "-n", ns, "--probe-node", "--probe-image", local.Registries.Open.Ref("regcred/nothing:1"), "--probe-certs-dir", local.CertsDirPattern())
 	if code != 1 || !strings.Contains(out, "probe from node2 unavailable: the probe image") {
 		t.Errorf("doctor --probe-node with an image that cannot run: exit %d\n%s%s", code, out, errOut)
+	}
+	// A certs folder the node does not have: nothing is created on the node, and the
+	// probe says why it could not run.
+	out, errOut, code = regcred(t, "", "doctor", "-n", ns, "--probe-node", "--probe-image", local.Registries.Open.Ref("regcred/regcred:test"), "--probe-certs-dir", "/nonexistent/{node}/certs.d", "--probe-timeout", "15s")
+	if code != 1 || !strings.Contains(out, "probe from node2 unavailable") || !strings.Contains(out, "FailedMount") {
+		t.Errorf("doctor --probe-node with a missing certs folder: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, err := os.Stat("/nonexistent"); err == nil {
+		t.Error("the probe created the certs folder on the node")
 	}
 	pods, err := local.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=regcred-probe"})
 	if err != nil || len(pods.Items) != 0 {
