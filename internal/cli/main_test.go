@@ -89,13 +89,8 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 func runCmdIn(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(append([]string{"--kubeconfig", kubeconfig}, args...))
-	err := cmd.Execute()
-	if err != nil {
-		fmt.Fprintln(&errOut, "error:", err)
-	}
-	return out.String(), errOut.String(), cli.ExitCode(err)
+	code = cli.Run(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, append([]string{"--kubeconfig", kubeconfig}, args...))
+	return out.String(), errOut.String(), code
 }
 
 // pushFixtureImages puts team/app:v1 on the Basic and Token registries.

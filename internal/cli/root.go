@@ -34,3 +34,15 @@ credentials against the real registry, and never prints a password unless asked.
 		NewCmdMatch(flags, streams), NewCmdVerify(flags, streams), NewCmdDoctor(flags, streams), NewCmdProbeRegistry(streams))
 	return cmd
 }
+
+// Run runs kubectl-regcred with args, prints an error as one "error: ..." line on
+// ErrOut, and returns the exit status. main and the in-process tests share it.
+func Run(streams genericiooptions.IOStreams, args []string) int {
+	cmd := NewRootCmd(streams)
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err != nil {
+		fmt.Fprintln(streams.ErrOut, "error:", err)
+	}
+	return ExitCode(err)
+}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,10 +19,12 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/k8sbin"
 	"github.com/regcred/regcred/test/pki"
@@ -527,4 +530,12 @@ func (c *Cluster) startNode(ctx context.Context, n node, bins, logs, kubeconfigs
 // {node} for the node's name: the --probe-certs-dir of doctor --probe-node.
 func (c *Cluster) CertsDirPattern() string {
 	return filepath.Join(c.Dir, "{node}", "containerd", "certs.d")
+}
+
+// Regcred runs `kubectl regcred ARGS...` in-process against the cluster, with stdin,
+// and returns its output and exit status.
+func (c *Cluster) Regcred(stdin string, args ...string) (stdout, stderr string, code int) {
+	var out, errOut bytes.Buffer
+	code = cli.Run(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut}, append([]string{"--kubeconfig", c.Kubeconfig}, args...))
+	return out.String(), errOut.String(), code
 }

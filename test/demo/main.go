@@ -88,8 +88,5 @@ The cluster is yours. In another terminal:
 
 // doctor runs `kubectl regcred doctor -A` in-process and returns its exit status.
 func doctor(kubeconfig string) int {
-	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
-	cmd.SetArgs([]string{"--kubeconfig", kubeconfig, "doctor", "-A"})
-	err := cmd.Execute()
-	return cli.ExitCode(err)
+	return cli.Run(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}, []string{"--kubeconfig", kubeconfig, "doctor", "-A"})
 }

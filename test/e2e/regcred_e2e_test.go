@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"slices"
 	"strings"
@@ -11,9 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/cluster"
 	"github.com/regcred/regcred/test/registry"
 )
@@ -21,14 +18,7 @@ import (
 // regcred runs `kubectl regcred ARGS...` in-process against the local cluster.
 func regcred(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(append([]string{"--kubeconfig", local.Kubeconfig}, args...))
-	err := cmd.Execute()
-	if err != nil {
-		errOut.WriteString("error: " + err.Error() + "\n")
-	}
-	return out.String(), errOut.String(), cli.ExitCode(err)
+	return local.Regcred(stdin, args...)
 }
 
 // TestRegcredFixesImagePullBackOff is the classic failure cured with regcred instead of

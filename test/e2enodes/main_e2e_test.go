@@ -3,16 +3,11 @@
 package e2enodes
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 
-	"k8s.io/cli-runtime/pkg/genericiooptions"
-
-	"github.com/regcred/regcred/internal/cli"
 	"github.com/regcred/regcred/test/cluster"
 	"github.com/regcred/regcred/test/registry"
 )
@@ -45,12 +40,5 @@ func run(m *testing.M) int {
 // regcred runs `kubectl regcred ARGS...` in-process against the cluster.
 func regcred(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	cmd := cli.NewRootCmd(genericiooptions.IOStreams{In: strings.NewReader(stdin), Out: &out, ErrOut: &errOut})
-	cmd.SetArgs(append([]string{"--kubeconfig", local.Kubeconfig}, args...))
-	err := cmd.Execute()
-	if err != nil {
-		errOut.WriteString("error: " + err.Error() + "\n")
-	}
-	return out.String(), errOut.String(), cli.ExitCode(err)
+	return local.Regcred(stdin, args...)
 }
