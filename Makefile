@@ -9,13 +9,18 @@ TEST_FLAGS    ?=
 E2E_FLAGS     ?=
 DEMO_FLAGS    ?=
 
-.PHONY: all build k8s-bins test e2e demo bench lint clean
+.PHONY: all build generate k8s-bins test e2e demo bench lint clean
 
 all: lint build test
 
 ## build: the kubectl plugin and the controller, into bin/
 build:
 	$(GO) build -o bin/ ./cmd/...
+
+## generate: deep-copy code and the CRD from api/v1alpha1, with the pinned controller-gen
+generate:
+	cd hack/tools/controller-gen && $(GO) build -o ../../../bin/controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
+	bin/controller-gen object paths=./api/... crd output:crd:dir=./config/crd/bases
 
 ## k8s-bins: build (once) the pinned kube-apiserver, kubelet, controller manager, scheduler and etcd
 k8s-bins:
