@@ -1,60 +1,103 @@
 // Command regcred-controller keeps image pull credentials present, correct and fresh
-// in the namespaces that need them. This build starts the controller manager (health
-// and metrics endpoints, leader election) with no reconcilers yet: they arrive with
-// the controller issue.
+// in the namespaces that need them: for every ClusterPullSecret, a copy of its source
+// Secret in each namespace it targets and a reference in the ServiceAccounts it serves.
 package main
 
 import (
+	"errors"
+	"net/http"
 	"flag"
 	"fmt"
 	"os"
 
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/buildinfo"
+	"github.com/regcred/regcred/internal/controller"
 )
 
 func main() {
-	var metricsAddr, probeAddr string
-	var leaderElect bool
+	var (
+		metricsAddr, probeAddr, leaderNS string
+		leaderElect                      bool
+		workers                          int
+		qps                              float64
+		burst                            int
+	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "elect a leader, for more than one replica")
+	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that of several replicas one works and the others stand by")
+	flag.StringVar(&leaderNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader election Lease (default: $POD_NAMESPACE, or the in-cluster namespace)")
+	flag.IntVar(&workers, "workers", 64, "namespaces reconciled at once")
+	flag.Float64Var(&qps, "kube-api-qps", 500, "API requests per second the client may make on average (-1: no client-side limit, the API server's priority and fairness only)")
+	flag.IntVar(&burst, "kube-api-burst", 1000, "API requests the client may make at once above --kube-api-qps")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("regcred-controller")
 
+	if workers < 1 || burst < 0 || (qps <= 0 && qps != -1) {
+		fail(2, fmt.Errorf("--workers must be at least 1, --kube-api-qps positive or -1, --kube-api-burst not negative (got %d, %g, %d)", workers, qps, burst))
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error: load cluster config:", err)
-		os.Exit(2)
+		fail(2, fmt.Errorf("load cluster config: %w", err))
+	}
+	cfg.QPS, cfg.Burst = float32(qps), burst
+	cfg.UserAgent = "regcred-controller/" + buildinfo.Version()
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		fail(2, err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		fail(2, err)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
-		LeaderElectionID:       "regcred-controller.regcred.dev",
+		Scheme:                        scheme,
+		Cache:                         controller.CacheOptions(),
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        probeAddr,
+		LeaderElection:                leaderElect,
+		LeaderElectionID:              "regcred-controller.regcred.dev",
+		LeaderElectionNamespace:       leaderNS,
+		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "error: make controller manager:", err)
-		os.Exit(2)
+		fail(2, fmt.Errorf("make controller manager: %w", err))
+	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers}); err != nil {
+		fail(2, err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		fmt.Fprintln(os.Stderr, "error: add health check:", err)
-		os.Exit(2)
+		fail(2, fmt.Errorf("add health check: %w", err))
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		fmt.Fprintln(os.Stderr, "error: add ready check:", err)
-		os.Exit(2)
+	// Ready once the caches have listed; a standby replica is ready too, so that a
+	// rollout does not wait for leadership.
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("caches not synced")
+		}
+		return nil
+	}); err != nil {
+		fail(2, fmt.Errorf("add ready check: %w", err))
 	}
-	log.Info("starting", "version", buildinfo.Version())
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	log.Info("starting", "version", buildinfo.Version(), "workers", workers, "qps", qps, "burst", burst, "leaderElection", leaderElect)
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "controller manager stopped")
 		os.Exit(1)
 	}
+}
+
+func fail(code int, err error) {
+	fmt.Fprintln(os.Stderr, "error:", err)
+	os.Exit(code)
 }

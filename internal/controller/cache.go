@@ -1,0 +1,51 @@
+package controller
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/regcred/regcred/api/v1alpha1"
+)
+
+// CacheOptions are the manager's cache options: Secrets only when they carry
+// regcred's label, ServiceAccounts trimmed to what the pair controller reads, and no
+// managed fields anywhere. Memory then grows with what regcred manages, not with the
+// cluster's Secrets.
+func CacheOptions() cache.Options {
+	req, err := labels.NewRequirement(v1alpha1.LabelClusterPullSecret, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant label key: cannot fail
+	}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:         {Label: labels.NewSelector().Add(*req)},
+			&corev1.ServiceAccount{}: {Transform: trimServiceAccount},
+		},
+	}
+}
+
+// trimServiceAccount keeps name, namespace, UID, resourceVersion, regcred's
+// annotation and imagePullSecrets. Writes go as patches with the resourceVersion
+// read, so nothing trimmed here is ever written back.
+func trimServiceAccount(obj any) (any, error) {
+	sa, ok := obj.(*corev1.ServiceAccount)
+	if !ok {
+		return obj, nil
+	}
+	t := &corev1.ServiceAccount{
+		TypeMeta: sa.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: sa.Name, Namespace: sa.Namespace, UID: sa.UID, ResourceVersion: sa.ResourceVersion,
+		},
+		ImagePullSecrets: sa.ImagePullSecrets,
+	}
+	if v, ok := sa.Annotations[v1alpha1.AnnotationAddedPullSecrets]; ok {
+		t.Annotations = map[string]string{v1alpha1.AnnotationAddedPullSecrets: v}
+	}
+	return t, nil
+}
