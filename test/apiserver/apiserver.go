@@ -5,6 +5,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -41,6 +43,30 @@ func (s *Server) User(name string, groups ...string) (*rest.Config, error) {
 		return nil, fmt.Errorf("add user %s: %w", name, err)
 	}
 	return u.Config(), nil
+}
+
+// InstallCRDs installs regcred's CustomResourceDefinitions (config/crd/bases) and
+// waits until they are served.
+func (s *Server) InstallCRDs() error {
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "config", "crd", "bases")
+	if _, err := envtest.InstallCRDs(s.Config, envtest.CRDInstallOptions{Paths: []string{dir}, ErrorIfPathMissing: true}); err != nil {
+		return fmt.Errorf("install CRDs from %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same address,
+// with etcd left running.
+func (s *Server) RestartAPIServer() error {
+	api := s.env.ControlPlane.APIServer
+	if err := api.Stop(); err != nil {
+		return fmt.Errorf("stop kube-apiserver: %w", err)
+	}
+	if err := api.Start(); err != nil {
+		return fmt.Errorf("start kube-apiserver again: %w", err)
+	}
+	return nil
 }
 
 // Stop stops kube-apiserver and etcd.
