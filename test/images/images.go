@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,8 +19,16 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
-// binaries are the static programs built in this process, by package folder.
-var binaries sync.Map // dir -> *built
+// binaries are the static programs built in this process, by package folder, target
+// architecture and version.
+var binaries sync.Map // target -> *built
+
+// target is one build of a Go program.
+type target struct {
+	dir     string // relative to this file
+	arch    string // GOARCH
+	version string // stamped into internal/buildinfo; empty leaves it unstamped
+}
 
 type built struct {
 	once sync.Once
@@ -27,25 +36,34 @@ type built struct {
 	err  error
 }
 
-// static builds the Go program in dir (relative to this file) once per process, as a
-// static Linux binary.
-func static(ctx context.Context, dir string) ([]byte, error) {
-	v, _ := binaries.LoadOrStore(dir, &built{})
+// versionVar is the variable that holds the release version, set at link time.
+const versionVar = "github.com/regcred/regcred/internal/buildinfo.version"
+
+// static builds the Go program in t.dir once per process, as a static Linux binary.
+func static(ctx context.Context, t target) ([]byte, error) {
+	if t.arch == "" {
+		t.arch = runtime.GOARCH
+	}
+	v, _ := binaries.LoadOrStore(t, &built{})
 	b := v.(*built)
 	b.once.Do(func() {
 		tmp, err := os.MkdirTemp("", "regcred-image-")
 		if err != nil {
-			b.err = fmt.Errorf("build %s: %w", dir, err)
+			b.err = fmt.Errorf("build %s: %w", t.dir, err)
 			return
 		}
 		defer os.RemoveAll(tmp)
 		_, self, _, _ := runtime.Caller(0)
 		out := filepath.Join(tmp, "bin")
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
-		cmd.Dir = filepath.Join(filepath.Dir(self), dir)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+		ldflags := "-s -w"
+		if t.version != "" {
+			ldflags += " -X " + versionVar + "=" + t.version
+		}
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, ".")
+		cmd.Dir = filepath.Join(filepath.Dir(self), t.dir)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+t.arch)
 		if o, err := cmd.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("build %s: %w: %s", dir, err, o)
+			b.err = fmt.Errorf("build %s: %w: %s", t.dir, err, o)
 			return
 		}
 		b.bin, b.err = os.ReadFile(out)
@@ -54,17 +72,7 @@ func static(ctx context.Context, dir string) ([]byte, error) {
 }
 
 // PauseBinary returns the static pause program.
-func PauseBinary(ctx context.Context) ([]byte, error) { return static(ctx, "pause") }
-
-// Regcred returns an image of kubectl-regcred (entrypoint /kubectl-regcred), for
-// doctor --probe-node.
-func Regcred(ctx context.Context) (v1.Image, error) {
-	bin, err := static(ctx, filepath.Join("..", "..", "cmd", "kubectl-regcred"))
-	if err != nil {
-		return nil, err
-	}
-	return single(bin, "kubectl-regcred", "regcred")
-}
+func PauseBinary(ctx context.Context) ([]byte, error) { return static(ctx, target{dir: "pause"}) }
 
 // Pause returns a single-layer image whose entrypoint is the pause program. The label
 // goes into the image config, so different labels give different digests.
@@ -73,18 +81,39 @@ func Pause(ctx context.Context, label string) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return single(bin, "pause", label)
+	cfg := v1.Config{
+		Entrypoint: []string{"/pause"},
+		Labels:     map[string]string{"dev.regcred.test/image": label},
+	}
+	return build(runtime.GOARCH, cfg, []file{{path: "pause", mode: 0o755, data: bin}})
 }
 
-// single is an image of one static binary at /NAME, its entrypoint.
-func single(bin []byte, name, label string) (v1.Image, error) {
+// file is one entry of an image layer, owned by root: a regular file, or a folder
+// when its path ends in a slash.
+type file struct {
+	path string // without the leading slash
+	mode int64
+	data []byte
+}
+
+// build is an image of one layer holding files, for linux/arch.
+func build(arch string, config v1.Config, files []file) (v1.Image, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}); err != nil {
-		return nil, fmt.Errorf("write image layer: %w", err)
-	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, fmt.Errorf("write image layer: %w", err)
+	for _, f := range files {
+		hdr := &tar.Header{
+			Name: f.path, Mode: f.mode, Size: int64(len(f.data)), Typeflag: tar.TypeReg,
+			Uid: 0, Gid: 0, Uname: "root", Gname: "root",
+		}
+		if strings.HasSuffix(f.path, "/") {
+			hdr.Typeflag, hdr.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, fmt.Errorf("write image layer: %w", err)
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, fmt.Errorf("write image layer: %w", err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return nil, fmt.Errorf("write image layer: %w", err)
@@ -105,9 +134,8 @@ func single(bin []byte, name, label string) (v1.Image, error) {
 		return nil, fmt.Errorf("read image config: %w", err)
 	}
 	cfg = cfg.DeepCopy()
-	cfg.OS, cfg.Architecture = "linux", runtime.GOARCH
-	cfg.Config.Entrypoint = []string{"/" + name}
-	cfg.Config.Labels = map[string]string{"dev.regcred.test/image": label}
+	cfg.OS, cfg.Architecture = "linux", arch
+	cfg.Config = config
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("set image config: %w", err)
