@@ -42,7 +42,7 @@ func ContentFrom(s *corev1.Secret) (*Content, error) {
 		return nil, fmt.Errorf("%w: %w", ErrSourceWrongType, err)
 	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrSourceMalformed, err)
-	case !cfg.HasAuths:
+	case cfg.Format == dockercfg.ConfigJSON && !cfg.HasAuths:
 		return nil, fmt.Errorf("%w: secret %s/%s: %s", ErrSourceMalformed, s.Namespace, s.Name, `no "auths" object, so no credential`)
 	case len(cfg.Entries) == 0:
 		return nil, fmt.Errorf("%w: secret %s/%s: no registry entry, so no credential", ErrSourceMalformed, s.Namespace, s.Name)
