@@ -31,7 +31,8 @@ credentials against the real registry, and never prints a password unless asked.
 	})
 	cmd.AddCommand(NewCmdVersion(flags, streams), NewCmdCreate(flags, streams), NewCmdShow(flags, streams),
 		NewCmdAttach(flags, streams), NewCmdDetach(flags, streams),
-		NewCmdMatch(flags, streams), NewCmdVerify(flags, streams), NewCmdDoctor(flags, streams), NewCmdProbeRegistry(streams))
+		NewCmdMatch(flags, streams), NewCmdVerify(flags, streams), NewCmdDoctor(flags, streams), NewCmdStatus(flags, streams),
+		NewCmdProbeRegistry(streams))
 	return cmd
 }
 
