@@ -43,7 +43,7 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		m := res.Matches[0]
 		f.Code, f.Secret = EmptyCredential, secretName(m.Source)
 		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", dockercfg.DisplayKey(m.Key), m.Source)
-		f.Fix = []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username USER --password-stdin --overwrite", f.Secret, p.Namespace, registryOf(res.Repository))}
+		f.Fix = d.overwriteFix(p, f.Secret, registryOf(res.Repository), "USER")
 		return []Finding{f}
 	}
 	if d.opts.Static && code == "" {
@@ -97,6 +97,9 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		f.Message = fmt.Sprintf("user %q of Secret %s is authenticated but may not pull %s, or the repository does not exist (registries do not say which)", m.Username, m.Source, res.Repository)
 		f.Fix = []string{"grant that user pull access to " + res.Repository + " in the registry, or use a credential that has it",
 			fmt.Sprintf("kubectl regcred verify %s -n %s --image %s", f.Secret, p.Namespace, c.image)}
+		if cp := d.copyOf(p.Namespace, f.Secret); cp != nil {
+			f.Fix[0] += fmt.Sprintf(" (in %s, which ClusterPullSecret %s copies here: never in the copy)", cp.source(), cp.cps)
+		}
 	case code == ImageNotFound:
 		f.Message = fmt.Sprintf("the registry has no %s", c.image)
 		f.Fix = []string{"push the image, or correct the tag in the pod spec" + ownerHint(p)}
@@ -223,11 +226,15 @@ func (d *diagnosis) failedMatch(image string, res keyring.Result) keyring.Match 
 // saFinding explains a pod that lacks ServiceAccount pull Secrets that would serve.
 func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing string) Finding {
 	f.Code, f.Secret = ServiceAccountSecretsNotApplied, missing
+	what := missing
+	if c := d.copyOf(p.Namespace, missing); c != nil {
+		what += fmt.Sprintf(" (ClusterPullSecret %s's copy of %s)", c.cps, c.source())
+	}
 	if len(p.Spec.ImagePullSecrets) == 0 {
-		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but this pod was created before it was added: admission copies the list only when a pod is created", serviceAccount(p), missing)
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but this pod was created before it was added: admission copies the list only when a pod is created", serviceAccount(p), what)
 		f.Fix = []string{recreate(p)}
 	} else {
-		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but the pod sets its own imagePullSecrets, so admission copies nothing", serviceAccount(p), missing)
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but the pod sets its own imagePullSecrets, so admission copies nothing", serviceAccount(p), what)
 		f.Fix = []string{"add " + missing + " to imagePullSecrets in the pod template" + ownerHint(p)}
 	}
 	return f
@@ -239,6 +246,9 @@ func (d *diagnosis) createFix(p *corev1.Pod, res keyring.Result) []string {
 	reg := registryOf(res.Repository)
 	if len(res.NearMisses) > 0 {
 		return d.overwriteFix(p, secretName(res.NearMisses[0].Source), reg, "USER")
+	}
+	if c, copyName := d.copyFor(p, res.Image); c != nil {
+		return d.attachCopyFix(p, c, copyName)
 	}
 	name := "regcred"
 	if _, taken := d.snap.Secrets[key(p.Namespace, name)]; taken {
@@ -252,12 +262,18 @@ func (d *diagnosis) createFix(p *corev1.Pod, res keyring.Result) []string {
 }
 
 // overwriteFix replaces a Secret's credential; with several entries, look first, since
-// --overwrite keeps only the one given.
+// --overwrite keeps only the one given. A regcred copy is never written: its source is.
 func (d *diagnosis) overwriteFix(p *corev1.Pod, secret, registry, user string) []string {
 	fix := []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username %s --password-stdin --overwrite", secret, p.Namespace, registry, user)}
-	if s, ok := d.snap.Secrets[key(p.Namespace, secret)]; ok {
+	show := fmt.Sprintf("kubectl regcred show %s -n %s", secret, p.Namespace)
+	c := d.copyOf(p.Namespace, secret)
+	if c != nil {
+		fix = append(c.sourceLookup(), c.sourceOverwrite(p.Namespace, secret, registry, user))
+		show = c.sourceShow("") // a copy holds what its source holds
+	}
+	if s, ok := d.snap.Secrets[key(p.Namespace, secret)]; ok && show != "" {
 		if cfg, err := dockercfg.FromSecret(s); err == nil && len(cfg.Entries) > 1 {
-			fix = append([]string{fmt.Sprintf("kubectl regcred show %s -n %s   # it has %d entries: --overwrite keeps only the one given", secret, p.Namespace, len(cfg.Entries))}, fix...)
+			fix = append([]string{fmt.Sprintf("%s   # it has %d entries: --overwrite keeps only the one given", show, len(cfg.Entries))}, fix...)
 		}
 	}
 	return fix

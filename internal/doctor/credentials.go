@@ -55,6 +55,9 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			f.Code, f.Message = SecretWrongType, "the kubelet ignores this Secret: "+err.Error()
 			f.Fix = []string{fmt.Sprintf("kubectl regcred show %s -n %s", ref.Name, p.Namespace),
 				fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s-pull -n %s --server REGISTRY --username USER --password-stdin   # then reference %s-pull", ref.Name, p.Namespace, ref.Name)}
+			if c := copyOf(s, d.snap.ClusterPullSecrets); c != nil {
+				f.Fix = c.brokenCopyFix(p.Namespace, ref.Name)
+			}
 			pc.findings = append(pc.findings, secretFinding{Finding: f, related: matchesAny(would)})
 		case err != nil:
 			pc.broken = true
@@ -67,6 +70,10 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			}
 			f.Fix = []string{fmt.Sprintf("kubectl regcred show %s -n %s   # see every entry: --overwrite keeps only the one you give", ref.Name, p.Namespace),
 				fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username USER --password-stdin --overwrite", ref.Name, p.Namespace, server)}
+			if c := copyOf(s, d.snap.ClusterPullSecrets); c != nil {
+				f.Fix = c.brokenCopyFix(p.Namespace, ref.Name)
+				f.Fix[len(f.Fix)-1] = c.sourceOverwrite(p.Namespace, ref.Name, server, "USER")
+			}
 			pc.findings = append(pc.findings, secretFinding{Finding: f})
 		default:
 			for _, e := range cfg.Entries {
@@ -88,6 +95,15 @@ func (d *diagnosis) secretNotFound(p *corev1.Pod, name string, f Finding) Findin
 	f.Evidence = fmt.Sprintf(`kubelet: "Unable to retrieve some image pull secrets (%s)"`, name)
 	if elsewhere := d.snap.Elsewhere[name]; len(elsewhere) > 0 {
 		f.Message += fmt.Sprintf("; a Secret of that name exists in %s", strings.Join(elsewhere, ", "))
+		for _, ns := range elsewhere {
+			if c := d.copyOf(ns, name); c != nil {
+				// Copying a copy by hand makes a Secret regcred sees as someone
+				// else's: have the ClusterPullSecret make it.
+				f.Message += fmt.Sprintf("; in %s it is a copy of %s kept by ClusterPullSecret %s, which has none in %s", ns, c.source(), c.cps, p.Namespace)
+				f.Fix = d.elsewhereCopyFix(p, name, c)
+				return f
+			}
+		}
 		f.Fix = append(f.Fix, fmt.Sprintf("kubectl get secret %s -n %s -o json | jq 'del(.metadata.namespace,.metadata.uid,.metadata.resourceVersion,.metadata.creationTimestamp,.metadata.managedFields,.metadata.ownerReferences)' | kubectl apply -n %s -f -", name, elsewhere[0], p.Namespace))
 	}
 	f.Fix = append(f.Fix, fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server REGISTRY --username USER --password-stdin", name, p.Namespace))

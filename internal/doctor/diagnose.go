@@ -56,11 +56,14 @@ type diagnosis struct {
 	bareRunning map[string][]string
 	// runningOn lists, per image, the nodes where a container of it runs.
 	runningOn map[string][]string
+	// copies are the regcred copies among the Secrets, by namespace, in name order.
+	copies map[string][]*corev1.Secret
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{}}
+	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
+		copies: copiesByNamespace(snap.Secrets)}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.podCredentials(p)
@@ -129,7 +132,7 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 		out = append(out, f)
 	}
 	if pc.broken {
-		return out // the kubelet tries no pull at all: the Secret is the whole story
+		return d.markCopies(p, out) // the kubelet tries no pull at all: the Secret is the whole story
 	}
 	for _, c := range cs {
 		found := d.container(p, pc, c)
@@ -149,7 +152,20 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 		}
 		out = append(out, found...)
 	}
-	return out
+	return d.markCopies(p, out)
+}
+
+// markCopies names, in findings about a regcred copy, its ClusterPullSecret and source.
+func (d *diagnosis) markCopies(p *corev1.Pod, findings []Finding) []Finding {
+	for i := range findings {
+		if c := d.copyOf(p.Namespace, findings[i].Secret); c != nil {
+			findings[i].ClusterPullSecret = c.cps
+			if c.sourceName != "" {
+				findings[i].SourceSecret = key(c.sourceNamespace, c.sourceName)
+			}
+		}
+	}
+	return findings
 }
 
 func (d *diagnosis) summary(findings []Finding) Summary {

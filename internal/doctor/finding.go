@@ -58,4 +58,9 @@ type Finding struct {
 	Message   string   `json:"message"`
 	Evidence  string   `json:"evidence,omitempty"`
 	Fix       []string `json:"fix"`
+	// ClusterPullSecret and SourceSecret are set when Secret is a copy regcred keeps:
+	// the ClusterPullSecret that makes it, and its source (namespace/name), the one
+	// Secret the fixes change.
+	ClusterPullSecret string `json:"clusterPullSecret,omitempty"`
+	SourceSecret      string `json:"sourceSecret,omitempty"`
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
+
+	"github.com/regcred/regcred/api/v1alpha1"
 )
 
 // Scope says which pods to look at.
@@ -39,8 +41,11 @@ type Snapshot struct {
 	// Events of pods, by pod UID, oldest first.
 	Events map[string][]corev1.Event
 	// Elsewhere lists, for referenced Secrets missing from their pod's namespace, the
-	// namespaces that do have a Secret of that name.
+	// namespaces that do have a Secret of that name (those Secrets are in Secrets).
 	Elsewhere map[string][]string
+	// ClusterPullSecrets are the ClusterPullSecrets that made the regcred copies among
+	// Secrets, by name; nil when one could not be read.
+	ClusterPullSecrets map[string]*v1alpha1.ClusterPullSecret
 	// Requests counts the API requests Gather made.
 	Requests int
 }
@@ -50,7 +55,8 @@ func key(namespace, name string) string { return namespace + "/" + name }
 // Gather lists, page by page, the pods of the scope and the ServiceAccounts, pull
 // Secrets (the two pull types, by field selector) and pod events of their namespaces:
 // a fixed number of list requests whatever the number of pods, plus one request per
-// referenced Secret of another type or missing.
+// referenced Secret of another type or missing, and one per ClusterPullSecret whose
+// copies are among the Secrets.
 func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapshot, error) {
 	s := &Snapshot{ServiceAccounts: map[string]*corev1.ServiceAccount{}, Secrets: map[string]*corev1.Secret{}, Events: map[string][]corev1.Event{}}
 	core := cs.CoreV1()
@@ -111,7 +117,11 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	if err != nil && !forbidden(err) {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	return s, s.findElsewhere(ctx, cs, scope)
+	if err := s.findElsewhere(ctx, cs, scope); err != nil {
+		return nil, err
+	}
+	s.gatherClusterPullSecrets(ctx, cs)
+	return s, nil
 }
 
 // list pages through a list, 500 items a request, counting the requests.
@@ -192,8 +202,10 @@ func (s *Snapshot) findElsewhere(ctx context.Context, cs kubernetes.Interface, s
 			if err != nil {
 				continue // not allowed to look cluster-wide: the finding just says less
 			}
-			for _, sec := range list.Items {
+			for i := range list.Items {
+				sec := &list.Items[i]
 				s.Elsewhere[ref.Name] = append(s.Elsewhere[ref.Name], sec.Namespace)
+				s.Secrets[key(sec.Namespace, sec.Name)] = sec
 			}
 		}
 	}
