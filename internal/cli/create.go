@@ -15,7 +15,9 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/pullsecret"
 	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
@@ -288,6 +290,8 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("get secret %s/%s: %w", ns, o.Name, err)
 		case s.Type != corev1.SecretTypeDockerConfigJson && s.Type != corev1.SecretTypeDockercfg:
 			return fmt.Errorf("secret %s/%s exists with type %q: regcred never changes a Secret of another type; pick another name or delete it", ns, o.Name, typeOf(s))
+		case pullsecret.Owner(s) != "":
+			return fmt.Errorf("secret %s/%s is a copy that ClusterPullSecret %s keeps: regcred-controller would undo any change; change its source instead (%s)", ns, o.Name, pullsecret.Owner(s), copySource(s))
 		case !o.Overwrite:
 			return fmt.Errorf("secret %s/%s already exists: add --overwrite to replace its credentials", ns, o.Name)
 		case s.Type != corev1.SecretTypeDockerConfigJson:
@@ -408,4 +412,13 @@ func typeOf(s *corev1.Secret) corev1.SecretType {
 		return corev1.SecretTypeOpaque
 	}
 	return s.Type
+}
+
+// copySource names the source of a regcred copy, as its annotation records it.
+func copySource(s *corev1.Secret) string {
+	if src := s.Annotations[v1alpha1.AnnotationSource]; src != "" {
+		ns, name, _ := strings.Cut(src, "/")
+		return fmt.Sprintf("kubectl regcred create %s -n %s ... --overwrite", name, ns)
+	}
+	return fmt.Sprintf("kubectl get clusterpullsecret %s -o jsonpath='{.spec.source.secretRef}' names it", pullsecret.Owner(s))
 }

@@ -393,7 +393,12 @@ func printDoctor(w io.Writer, r doctor.Report, color bool) {
 			if f.Image != "" {
 				fmt.Fprintf(w, "    image:    %s\n", f.Image)
 			}
-			if f.Secret != "" {
+			switch {
+			case f.SourceSecret != "":
+				fmt.Fprintf(w, "    secret:   %s (a copy of %s kept by ClusterPullSecret %s)\n", f.Secret, f.SourceSecret, f.ClusterPullSecret)
+			case f.ClusterPullSecret != "":
+				fmt.Fprintf(w, "    secret:   %s (a copy kept by ClusterPullSecret %s)\n", f.Secret, f.ClusterPullSecret)
+			case f.Secret != "":
 				fmt.Fprintf(w, "    secret:   %s\n", f.Secret)
 			}
 			fmt.Fprintf(w, "    problem:  %s\n", f.Message)
