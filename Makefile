@@ -5,11 +5,15 @@
 GO            ?= go
 STATICCHECK   ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 K8S_BINS       = $(shell hack/k8s-bins.sh)
+HELM           = $(shell hack/helm.sh)
+VERSION       ?=
+IMAGE_OUT     ?=
+IMAGE_PUSH    ?=
 TEST_FLAGS    ?=
 E2E_FLAGS     ?=
 DEMO_FLAGS    ?=
 
-.PHONY: all build generate k8s-bins test e2e demo bench lint clean
+.PHONY: all build generate k8s-bins helm image test e2e demo bench lint clean
 
 all: lint build test
 
@@ -17,22 +21,32 @@ all: lint build test
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## generate: deep-copy code and the CRD from api/v1alpha1, with the pinned controller-gen
+## generate: deep-copy code and the CRD from api/v1alpha1, with the pinned controller-gen; the CRD copied into the chart
 generate:
 	cd hack/tools/controller-gen && $(GO) build -o ../../../bin/controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen
 	bin/controller-gen object paths=./api/... crd output:crd:dir=./config/crd/bases
+	rm -f charts/regcred/crds/*.yaml && cp config/crd/bases/*.yaml charts/regcred/crds/
 
 ## k8s-bins: build (once) the pinned kube-apiserver, kubelet, controller manager, scheduler and etcd
 k8s-bins:
 	@hack/k8s-bins.sh
 
+## helm: build (once) the pinned helm from hack/tools/helm, into bin/helm
+helm:
+	@mkdir -p bin && cp "$(HELM)" bin/helm
+
+## image: the controller's image without a container engine: IMAGE_PUSH=REF pushes it, IMAGE_OUT=file.tar (default bin/regcred-image.tar when not pushing) writes it; VERSION=vX.Y.Z stamps it
+image:
+	@mkdir -p bin
+	$(GO) run ./hack/image $(if $(IMAGE_OUT),-o $(IMAGE_OUT),$(if $(IMAGE_PUSH),,-o bin/regcred-image.tar)) $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH)) $(if $(VERSION),--version $(VERSION))
+
 ## test: unit tests and integration tests against a real kube-apiserver and etcd and real registries
 test:
-	REGCRED_K8S_BIN_DIR=$(K8S_BINS) $(GO) test -count=1 $(TEST_FLAGS) ./...
+	REGCRED_K8S_BIN_DIR=$(K8S_BINS) REGCRED_HELM=$(HELM) $(GO) test -count=1 $(TEST_FLAGS) ./...
 
 ## e2e: end-to-end suites on a real local cluster (root; one cluster at a time, so -p 1)
 e2e:
-	REGCRED_K8S_BIN_DIR=$(K8S_BINS) $(GO) test -tags e2e -count=1 -p 1 -timeout 40m $(E2E_FLAGS) ./test/cluster/ ./test/e2e/ ./test/e2enodes/
+	REGCRED_K8S_BIN_DIR=$(K8S_BINS) REGCRED_HELM=$(HELM) $(GO) test -tags e2e -count=1 -p 1 -timeout 40m $(E2E_FLAGS) ./test/cluster/ ./test/e2e/ ./test/e2enodes/
 
 ## demo: start a local cluster with broken and healthy workloads; Ctrl-C stops it
 demo:

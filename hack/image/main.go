@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		images.RegcredOptions
 	}
 	fs.StringVar(&o.file, "o", "", "write the image to this tarball (docker-archive format)")
-	fs.StringVar(&o.tag, "tag", "regcred-controller:latest", "the image's name in the tarball")
+	fs.StringVar(&o.tag, "tag", "", "the image's name in the tarball (default regcred-controller:VERSION, or :latest)")
 	fs.StringVar(&o.push, "push", "", "push the image to this reference (REGISTRY/REPOSITORY:TAG)")
 	fs.StringVar(&o.Version, "version", "", "version stamped into the binaries (empty: the Go toolchain's)")
 	fs.StringVar(&o.Arch, "arch", "", "GOARCH of the image (empty: this machine's)")
@@ -58,6 +58,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if o.file == "" && o.push == "" {
 		return errors.New("say where the image goes: -o FILE.tar, --push REF or both")
+	}
+	if o.tag == "" {
+		o.tag = "regcred-controller:latest"
+		if o.Version != "" {
+			o.tag = "regcred-controller:" + o.Version
+		}
 	}
 	tag, err := name.NewTag(o.tag)
 	if err != nil {
