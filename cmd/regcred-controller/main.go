@@ -35,8 +35,8 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that of several replicas one works and the others stand by")
 	flag.StringVar(&leaderNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader election Lease (default: $POD_NAMESPACE, or the in-cluster namespace)")
 	flag.IntVar(&workers, "workers", 64, "namespaces reconciled at once")
-	flag.Float64Var(&qps, "kube-api-qps", 500, "API requests per second the client may make on average (-1: no client-side limit, the API server's priority and fairness only)")
-	flag.IntVar(&burst, "kube-api-burst", 1000, "API requests the client may make at once above --kube-api-qps")
+	flag.Float64Var(&qps, "kube-api-qps", 1000, "API requests per second the client may make on average (-1: no client-side limit, the API server's priority and fairness only)")
+	flag.IntVar(&burst, "kube-api-burst", 2000, "API requests the client may make at once above --kube-api-qps")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
