@@ -5,9 +5,9 @@ package main
 
 import (
 	"errors"
-	"net/http"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 
 	"k8s.io/apimachinery/pkg/runtime"
