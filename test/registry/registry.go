@@ -87,6 +87,7 @@ type Registry struct {
 
 	adminUser, adminPass string
 	dir                  string
+	users                map[string]string // Basic auth: every account, admin included
 	srv                  *http.Server
 	app                  *handlers.App
 	done                 chan error
@@ -168,6 +169,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 	switch opts.Auth {
 	case AuthBasic:
 		htpasswd := filepath.Join(r.dir, "htpasswd")
+		r.users = maps.Clone(users)
 		if err := writeHtpasswd(htpasswd, users); err != nil {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}
@@ -233,6 +235,25 @@ func (r *Registry) CertPool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(r.CAPEM)
 	return pool
+}
+
+// SetPassword changes a Basic auth user's password; the registry reads its htpasswd
+// file again on the next request, so the old password stops working at once.
+func (r *Registry) SetPassword(user, password string) error {
+	if r.Auth != AuthBasic {
+		return fmt.Errorf("set password: registry %s does not use Basic auth", r.Host)
+	}
+	r.users[user] = password
+	path := filepath.Join(r.dir, "htpasswd")
+	if err := writeHtpasswd(path+".new", r.users); err != nil {
+		return err
+	}
+	// A later modification time than the file it replaces, however fast this runs.
+	later := time.Now().Add(time.Second)
+	if err := os.Chtimes(path+".new", later, later); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return os.Rename(path+".new", path)
 }
 
 func writeHtpasswd(path string, users map[string]string) error {

@@ -1,0 +1,365 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/regcred/regcred/api/v1alpha1"
+	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/test/cluster"
+	"github.com/regcred/regcred/test/helmbin"
+	"github.com/regcred/regcred/test/images"
+	"github.com/regcred/regcred/test/registry"
+	"github.com/regcred/regcred/test/workload"
+)
+
+var cpsResource = schema.GroupVersionResource{Group: "regcred.dev", Version: "v1alpha1", Resource: "clusterpullsecrets"}
+
+// TestControllerInCluster installs regcred-controller with its Helm chart, the image
+// pushed to the cluster's registry, and runs it as two pods that reach the API
+// server on the bridge address. It then follows a ClusterPullSecret through a new
+// namespace, a password rotation, the loss of the leader, and uninstall.
+func TestControllerInCluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cs := local.Client
+	dyn, err := dynamic.NewForConfig(local.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// A registry of its own, so that rotating its password touches no other test.
+	pw1 := "first-" + fmt.Sprint(time.Now().UnixNano())
+	reg, err := registry.Start(ctx, registry.Options{Auth: registry.AuthBasic, Users: map[string]string{"carol": pw1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	app, err := images.Pause(ctx, "controller-e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Push(ctx, "team/app:1", app); err != nil {
+		t.Fatal(err)
+	}
+	ctlImage, err := images.Regcred(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.Registries.Open.Push(ctx, "regcred/regcred:e2e", ctlImage); err != nil {
+		t.Fatal(err)
+	}
+	before := pullSecretLists(ctx, t)
+
+	// Install with the chart, as a user would.
+	api, err := url.Parse(local.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helm(ctx, t, "install", "regcred", chartDir(), "--namespace", "regcred-system", "--create-namespace",
+		"--set", "image.repository="+local.Registries.Open.Ref("regcred/regcred"), "--set", "image.tag=e2e",
+		"--set", "apiServer.host="+api.Hostname(), "--set", "apiServer.port="+api.Port(),
+		"--set", "logLevel=debug", "--wait", "--timeout", "3m")
+	uninstalled := false
+	defer func() {
+		if !uninstalled {
+			helmQuiet("uninstall", "regcred", "--namespace", "regcred-system")
+		}
+	}()
+	pods, err := cs.CoreV1().Pods("regcred-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=regcred"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pods.Items); n != 2 {
+		t.Fatalf("%d controller pods, want 2", n)
+	}
+
+	// The source, and a ClusterPullSecret for the namespaces this test labels.
+	if err := workload.Namespace(ctx, cs, "ctl-src"); err != nil {
+		t.Fatal(err)
+	}
+	cfg1 := pullConfig(t, reg.Host, "carol", pw1)
+	src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ctl-src", Name: "creds"}, Type: corev1.SecretTypeDockerConfigJson, Data: map[string][]byte{corev1.DockerConfigJsonKey: cfg1}}
+	if _, err := cs.CoreV1().Secrets("ctl-src").Create(ctx, src, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	kubectlApply(ctx, t, dyn, `{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-pull"},
+		"spec":{"source":{"secretRef":{"namespace":"ctl-src","name":"creds"}},"namespaceSelector":{"matchLabels":{"regcred-e2e":"controller"}}}}`)
+
+	// A namespace made afterwards gets the copy, its default ServiceAccount the
+	// reference, and a Deployment of the private image runs.
+	labelledNamespace(ctx, t, "ctl-app")
+	waitFor(ctx, t, "copy and reference in ctl-app", func() error { return synced(ctx, "ctl-app", "team-pull", cfg1) })
+	always := func(spec *corev1.PodSpec) { spec.Containers[0].ImagePullPolicy = corev1.PullAlways }
+	if err := workload.DeploymentWith(ctx, cs, "ctl-app", "app", reg.Ref("team/app:1"), always); err != nil {
+		t.Fatal(err)
+	}
+	first, err := cluster.WaitForPodSelected(ctx, cs, "ctl-app", "app=app", cluster.PodRunning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy1, err := cs.CoreV1().Secrets("ctl-app").Get(ctx, "team-pull", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Metrics, scraped from the leader's pod IP.
+	leader := leaderPod(ctx, t)
+	checkMetrics(ctx, t, leader)
+
+	// Rotate the password at the registry and in the source: the copy changes in
+	// place, and a restart pulls (policy Always) with the new password.
+	pw2 := "second-" + fmt.Sprint(time.Now().UnixNano())
+	if err := reg.SetPassword("carol", pw2); err != nil {
+		t.Fatal(err)
+	}
+	cfg2 := pullConfig(t, reg.Host, "carol", pw2)
+	src, err = cs.CoreV1().Secrets("ctl-src").Get(ctx, "creds", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.Data[corev1.DockerConfigJsonKey] = cfg2
+	if _, err := cs.CoreV1().Secrets("ctl-src").Update(ctx, src, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "rotated copy", func() error { return synced(ctx, "ctl-app", "team-pull", cfg2) })
+	copy2, err := cs.CoreV1().Secrets("ctl-app").Get(ctx, "team-pull", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copy2.UID != copy1.UID {
+		t.Errorf("copy was recreated (UID %s, then %s), not updated in place", copy1.UID, copy2.UID)
+	}
+	if err := workload.RolloutRestart(ctx, cs, "ctl-app", "app"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "restarted pod running", func() error {
+		list, err := cs.CoreV1().Pods("ctl-app").List(ctx, metav1.ListOptions{LabelSelector: "app=app"})
+		if err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			if ok, _ := cluster.PodRunning(&p); ok && p.UID != first.UID {
+				return nil
+			}
+		}
+		return fmt.Errorf("no new running pod among %d", len(list.Items))
+	})
+
+	// Delete the leader: the other replica takes over and keeps reconciling.
+	if err := cs.CoreV1().Pods("regcred-system").Delete(ctx, leader.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "a new leader", func() error {
+		holder, err := leaseHolder(ctx)
+		if err != nil {
+			return err
+		}
+		if strings.HasPrefix(holder, leader.Name+"_") {
+			return fmt.Errorf("lease still held by %s", holder)
+		}
+		return nil
+	})
+	labelledNamespace(ctx, t, "ctl-after")
+	waitFor(ctx, t, "copy and reference after failover", func() error { return synced(ctx, "ctl-after", "team-pull", cfg2) })
+
+	// Uninstall: delete the ClusterPullSecret (its copies and references go with
+	// it), then the release. Nothing of regcred's is left; everything else is as it was.
+	if err := dyn.Resource(cpsResource).Delete(ctx, "team-pull", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "ClusterPullSecret gone", func() error {
+		_, err := dyn.Resource(cpsResource).Get(ctx, "team-pull", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	helm(ctx, t, "uninstall", "regcred", "--namespace", "regcred-system", "--wait")
+	uninstalled = true
+	left, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelClusterPullSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range left.Items {
+		t.Errorf("copy left after uninstall: %s/%s", s.Namespace, s.Name)
+	}
+	after := pullSecretLists(ctx, t)
+	for key, list := range after {
+		if strings.HasPrefix(key, "ctl-") || strings.HasPrefix(key, "regcred-system/") {
+			if list != "" {
+				t.Errorf("ServiceAccount %s still has imagePullSecrets %s", key, list)
+			}
+			continue
+		}
+		if was, ok := before[key]; ok && was != list {
+			t.Errorf("ServiceAccount %s: imagePullSecrets %q before, %q after", key, was, list)
+		}
+	}
+	if s, err := cs.CoreV1().Secrets("ctl-src").Get(ctx, "creds", metav1.GetOptions{}); err != nil || string(s.Data[corev1.DockerConfigJsonKey]) != string(cfg2) {
+		t.Errorf("source Secret after uninstall: %v", err)
+	}
+}
+
+func chartDir() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "..", "..", "charts", "regcred")
+}
+
+func helm(ctx context.Context, t *testing.T, args ...string) {
+	t.Helper()
+	bin, err := helmbin.Path(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(ctx, bin, append(args, "--kubeconfig", local.Kubeconfig)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func helmQuiet(args ...string) {
+	if bin, err := helmbin.Path(context.Background()); err == nil {
+		_ = exec.Command(bin, append(args, "--kubeconfig", local.Kubeconfig)...).Run()
+	}
+}
+
+func pullConfig(t *testing.T, host, user, pw string) []byte {
+	t.Helper()
+	b, err := dockercfg.Marshal(dockercfg.Server{Key: host, Credential: dockercfg.Credential{Username: user, Password: pw}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func kubectlApply(ctx context.Context, t *testing.T, dyn dynamic.Interface, doc string) {
+	t.Helper()
+	if _, err := dyn.Resource(cpsResource).Patch(ctx, "team-pull", types.ApplyPatchType, []byte(doc), metav1.PatchOptions{FieldManager: "e2e"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func labelledNamespace(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"regcred-e2e": "controller"}}}
+	if _, err := local.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// synced checks that the namespace holds the copy with the content and that its
+// default ServiceAccount references it.
+func synced(ctx context.Context, ns, name string, want []byte) error {
+	s, err := local.Client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if string(s.Data[corev1.DockerConfigJsonKey]) != string(want) {
+		return fmt.Errorf("copy %s/%s holds other content", ns, name)
+	}
+	sa, err := local.Client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	for _, r := range sa.ImagePullSecrets {
+		if r.Name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("ServiceAccount %s/default has %v", ns, sa.ImagePullSecrets)
+}
+
+func waitFor(ctx context.Context, t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func leaseHolder(ctx context.Context) (string, error) {
+	l, err := local.Client.CoordinationV1().Leases("regcred-system").Get(ctx, "regcred-controller.regcred.dev", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if l.Spec.HolderIdentity == nil {
+		return "", fmt.Errorf("lease has no holder")
+	}
+	return *l.Spec.HolderIdentity, nil
+}
+
+func leaderPod(ctx context.Context, t *testing.T) *corev1.Pod {
+	t.Helper()
+	var pod *corev1.Pod
+	waitFor(ctx, t, "a leader", func() error {
+		holder, err := leaseHolder(ctx)
+		if err != nil {
+			return err
+		}
+		name, _, _ := strings.Cut(holder, "_")
+		pod, err = local.Client.CoreV1().Pods("regcred-system").Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
+	return pod
+}
+
+func checkMetrics(ctx context.Context, t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	waitFor(ctx, t, "metrics", func() error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+pod.Status.PodIP+":8080/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if !strings.Contains(string(body), `regcred_namespaces{cluster_pull_secret="team-pull",state="Synced"} 1`) {
+			return fmt.Errorf("no synced count for team-pull in the metrics")
+		}
+		return nil
+	})
+}
+
+// pullSecretLists maps every ServiceAccount to its imagePullSecrets names.
+func pullSecretLists(ctx context.Context, t *testing.T) map[string]string {
+	t.Helper()
+	list, err := local.Client.CoreV1().ServiceAccounts("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, sa := range list.Items {
+		var names []string
+		for _, r := range sa.ImagePullSecrets {
+			names = append(names, r.Name)
+		}
+		out[sa.Namespace+"/"+sa.Name] = strings.Join(names, ",")
+	}
+	return out
+}
