@@ -3,6 +3,7 @@ package pullsecret
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -84,9 +85,9 @@ func FuzzReference(f *testing.F) {
 		if cps == "" || sec == "" {
 			return
 		}
-		var names []string
-		for _, n := range splitComma(list) {
-			names = append(names, n)
+		names := strings.Split(list, ",")
+		if list == "" {
+			names = nil
 		}
 		in := sa(record, names...)
 		added := Added(in)
@@ -115,18 +116,4 @@ func FuzzReference(f *testing.F) {
 			}
 		}
 	})
-}
-
-func splitComma(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == ',' {
-			if i > start {
-				out = append(out, s[start:i])
-			}
-			start = i + 1
-		}
-	}
-	return out
 }
