@@ -100,7 +100,13 @@ func (r *cpsReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	if cps.DeletionTimestamp != nil {
-		return reconcile.Result{}, r.finalize(ctx, &cps)
+		left, err := r.finalize(ctx, &cps)
+		if left && err == nil {
+			// Look again until the caches show nothing left: a pair whose cleanup
+			// raced a restart has no result to report back.
+			return reconcile.Result{RequeueAfter: time.Second}, nil
+		}
+		return reconcile.Result{}, err
 	}
 	if !controllerutil.ContainsFinalizer(&cps, v1alpha1.Finalizer) {
 		patch := client.MergeFromWithOptions(cps.DeepCopy(), client.MergeFromWithOptimisticLock{})
@@ -194,14 +200,15 @@ func (r *cpsReconciler) namespaces(ctx context.Context) ([]metav1.PartialObjectM
 }
 
 // finalize takes back (Delete) or lets go of (Orphan) everything the
-// ClusterPullSecret made, then removes its finalizer.
-func (r *cpsReconciler) finalize(ctx context.Context, cps *v1alpha1.ClusterPullSecret) error {
+// ClusterPullSecret made, then removes its finalizer. It reports whether anything
+// is left to wait for.
+func (r *cpsReconciler) finalize(ctx context.Context, cps *v1alpha1.ClusterPullSecret) (bool, error) {
 	if !controllerutil.ContainsFinalizer(cps, v1alpha1.Finalizer) {
-		return nil
+		return false, nil
 	}
 	managed, err := managedNamespaces(ctx, r.cached, cps.Name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if len(managed) > 0 {
 		if r.fanOutNeeded(cps.Name, fanKey{uid: cps.UID, generation: cps.Generation, deleting: true}) {
@@ -210,16 +217,15 @@ func (r *cpsReconciler) finalize(ctx context.Context, cps *v1alpha1.ClusterPullS
 				q.Add(Pair{ClusterPullSecret: cps.Name, Namespace: ns})
 			}
 		}
-		// The pairs' results bring this back; the caches then show what is left.
-		return nil
+		return true, nil
 	}
 	patch := client.MergeFromWithOptions(cps.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(cps, v1alpha1.Finalizer)
 	if err := r.cached.Patch(ctx, cps, patch); err != nil {
-		return client.IgnoreNotFound(err)
+		return false, client.IgnoreNotFound(err)
 	}
 	r.forget(cps.Name)
-	return nil
+	return false, nil
 }
 
 // retainSources keeps the watches of the sources that ClusterPullSecrets name.
