@@ -39,10 +39,3 @@ func (e *expectations) Pending(key, cached string, present bool) bool {
 	delete(e.m, key)
 	return false
 }
-
-// Forget drops an expectation, after a failed write.
-func (e *expectations) Forget(key string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.m, key)
-}
