@@ -11,21 +11,18 @@ import (
 	"os"
 	"runtime/debug"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/buildinfo"
 	"github.com/regcred/regcred/internal/controller"
 )
 
 func main() {
 	var (
-		metricsAddr, probeAddr, leaderNS string
+		metricsAddr, probeAddr, pprofAddr, leaderNS string
 		leaderElect                      bool
 		workers                          int
 		qps                              float64
@@ -33,6 +30,7 @@ func main() {
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "address Go's pprof endpoints bind to (empty: off)")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "elect a leader, so that of several replicas one works and the others stand by")
 	flag.StringVar(&leaderNS, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader election Lease (default: $POD_NAMESPACE, or the in-cluster namespace)")
 	flag.IntVar(&workers, "workers", 64, "namespaces reconciled at once")
@@ -59,18 +57,16 @@ func main() {
 	cfg.QPS, cfg.Burst = float32(qps), burst
 	cfg.UserAgent = "regcred-controller/" + buildinfo.Version()
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		fail(2, err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		fail(2, err)
+	scheme, err := controller.NewScheme()
+	if err != nil {
+		fail(2, fmt.Errorf("make the scheme: %w", err))
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Cache:                         controller.CacheOptions(),
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
+		PprofBindAddress:              pprofAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "regcred-controller.regcred.dev",
 		LeaderElectionNamespace:       leaderNS,

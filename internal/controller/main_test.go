@@ -13,7 +13,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -21,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/controller"
 	"github.com/regcred/regcred/test/apiserver"
 )
@@ -33,7 +31,7 @@ var (
 	server *apiserver.Server
 	kube   kubernetes.Interface
 	cl     client.Client
-	scheme = runtime.NewScheme()
+	scheme *runtime.Scheme
 )
 
 func TestMain(m *testing.M) {
@@ -41,10 +39,8 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		panic(err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
+	var err error
+	if scheme, err = controller.NewScheme(); err != nil {
 		panic(err)
 	}
 	if os.Getenv("REGCRED_TEST_LOG") != "" {

@@ -6,7 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -40,9 +40,9 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics()
 	}
-	cs, err := kubernetes.NewForConfig(mgr.GetConfig())
+	cs, err := corev1client.NewForConfig(mgr.GetConfig())
 	if err != nil {
-		return fmt.Errorf("make clientset: %w", err)
+		return fmt.Errorf("make the core/v1 client: %w", err)
 	}
 	if err := addIndexes(ctx, mgr.GetFieldIndexer()); err != nil {
 		return fmt.Errorf("add cache indexes: %w", err)

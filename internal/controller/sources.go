@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/regcred/regcred/internal/pullsecret"
@@ -20,7 +20,7 @@ import (
 // namespace), so that no other Secret of the cluster is ever held in memory, and
 // remembers the content read from it per resourceVersion.
 type sources struct {
-	client kubernetes.Interface
+	client corev1client.SecretsGetter
 	// changed is called with a source's key whenever it changes, and once when its
 	// watch has first synced.
 	changed func(types.NamespacedName)
@@ -50,7 +50,7 @@ type sourceState struct {
 	Err error
 }
 
-func newSources(client kubernetes.Interface, changed func(types.NamespacedName)) *sources {
+func newSources(client corev1client.SecretsGetter, changed func(types.NamespacedName)) *sources {
 	return &sources{client: client, changed: changed, watches: map[types.NamespacedName]*sourceWatch{}}
 }
 
@@ -84,11 +84,11 @@ func (s *sources) ensure(ctx context.Context, key types.NamespacedName) *sourceW
 	lw := &toolscache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
-			return s.client.CoreV1().Secrets(key.Namespace).List(ctx, o)
+			return s.client.Secrets(key.Namespace).List(ctx, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel
-			return s.client.CoreV1().Secrets(key.Namespace).Watch(ctx, o)
+			return s.client.Secrets(key.Namespace).Watch(ctx, o)
 		},
 	}
 	inf := toolscache.NewSharedIndexInformer(lw, &corev1.Secret{}, 0, toolscache.Indexers{})

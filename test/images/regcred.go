@@ -43,6 +43,12 @@ func Regcred(ctx context.Context) (v1.Image, error) {
 	return RegcredWith(ctx, RegcredOptions{})
 }
 
+// ControllerBinary returns regcred-controller built exactly as the image ships it (a
+// static binary, trimmed paths, no symbol table), for this machine's architecture.
+func ControllerBinary(ctx context.Context) ([]byte, error) {
+	return static(ctx, target{dir: filepath.Join("..", "..", "cmd", "regcred-controller"), arch: runtime.GOARCH})
+}
+
 // RegcredWith returns regcred's image: one layer with the static binaries
 // /regcred-controller (the entrypoint) and /kubectl-regcred (the probe pods' command),
 // owned by root and executable by all, and /etc/passwd and /etc/group; it runs as
