@@ -59,6 +59,23 @@ type ClusterPullSecretSpec struct {
 	// +kubebuilder:validation:XValidation:rule="!self.exists(n, n == '*') || size(self) == 1",message="\"*\" stands alone: it already means every ServiceAccount"
 	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
 
+	// InjectAtAdmission keeps a MutatingAdmissionPolicy that adds the copy to the
+	// imagePullSecrets of every new pod of a served ServiceAccount in the targeted
+	// namespaces, so that a pod created before its namespace had the copy pulls at
+	// its next retry. Its failures are ignored: it never stops a pod from being
+	// created. Default true.
+	// +optional
+	// +kubebuilder:default=true
+	InjectAtAdmission *bool `json:"injectAtAdmission,omitempty"`
+
+	// PatchServiceAccounts adds the copy to the imagePullSecrets of the served
+	// ServiceAccounts. Set it to false where ServiceAccounts are kept in Git (Argo CD,
+	// Flux) and rely on injection at admission alone; regcred then takes back the
+	// references it added before. Default true.
+	// +optional
+	// +kubebuilder:default=true
+	PatchServiceAccounts *bool `json:"patchServiceAccounts,omitempty"`
+
 	// DeletionPolicy says what happens to the copies and references when the
 	// ClusterPullSecret is deleted: Delete removes exactly what regcred added,
 	// Orphan leaves them to the namespaces' owners.
@@ -183,6 +200,14 @@ const (
 	ReasonSourceMalformed = "SourceMalformed"
 	ReasonSourceHealthy   = "SourceHealthy"
 	ReasonDeleting        = "Deleting"
+
+	// ConditionInjection says whether new pods get the copy at admission.
+	ConditionInjection = "AdmissionInjection"
+
+	ReasonPolicyReady       = "PolicyReady"
+	ReasonInjectionDisabled = "Disabled"
+	ReasonPolicyUnavailable = "APIUnavailable"
+	ReasonPolicyFailed      = "PolicyFailed"
 )
 
 // ClusterPullSecretList is a list of ClusterPullSecrets.
@@ -218,4 +243,21 @@ func (c *ClusterPullSecret) Serves(serviceAccount string) bool {
 		}
 	}
 	return false
+}
+
+// PatchesServiceAccounts reports spec.patchServiceAccounts (default true).
+func (c *ClusterPullSecret) PatchesServiceAccounts() bool {
+	return c.Spec.PatchServiceAccounts == nil || *c.Spec.PatchServiceAccounts
+}
+
+// Patches reports whether regcred keeps the reference in the ServiceAccount of that
+// name: it is served and ServiceAccounts are patched.
+func (c *ClusterPullSecret) Patches(serviceAccount string) bool {
+	return c.PatchesServiceAccounts() && c.Serves(serviceAccount)
+}
+
+// Injects reports whether regcred keeps an admission policy that adds the copy to
+// new pods (spec.injectAtAdmission, default true).
+func (c *ClusterPullSecret) Injects() bool {
+	return c.Spec.InjectAtAdmission == nil || *c.Spec.InjectAtAdmission
 }

@@ -23,10 +23,10 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, pprofAddr, leaderNS string
-		leaderElect                      bool
-		workers                          int
-		qps                              float64
-		burst                            int
+		leaderElect                                 bool
+		workers                                     int
+		qps                                         float64
+		burst                                       int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "address the metrics endpoint binds to (0 disables it)")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "address the health probes bind to")
@@ -61,9 +61,13 @@ func main() {
 	if err != nil {
 		fail(2, fmt.Errorf("make the scheme: %w", err))
 	}
+	policies, err := controller.PolicyServed(cfg)
+	if err != nil {
+		fail(1, err)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         controller.CacheOptions(),
+		Cache:                         controller.CacheOptions(policies),
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        probeAddr,
 		PprofBindAddress:              pprofAddr,
@@ -76,7 +80,7 @@ func main() {
 		fail(2, fmt.Errorf("make controller manager: %w", err))
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers, AdmissionPolicies: policies}); err != nil {
 		fail(2, err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
@@ -92,7 +96,7 @@ func main() {
 	}); err != nil {
 		fail(2, fmt.Errorf("add ready check: %w", err))
 	}
-	log.Info("starting", "version", buildinfo.Version(), "workers", workers, "qps", qps, "burst", burst, "leaderElection", leaderElect)
+	log.Info("starting", "version", buildinfo.Version(), "workers", workers, "qps", qps, "burst", burst, "leaderElection", leaderElect, "admissionPolicies", policies)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "controller manager stopped")
 		os.Exit(1)

@@ -369,7 +369,7 @@ func observe(ctx context.Context, c client.Client, cps *v1alpha1.ClusterPullSecr
 	err = pages(ctx, c, &sas, func() {
 		for i := range sas.Items {
 			sa := sas.Items[i].DeepCopy()
-			if cps.Serves(sa.Name) || pullsecret.Added(sa)[cps.Name] != "" {
+			if cps.Patches(sa.Name) || pullsecret.Added(sa)[cps.Name] != "" {
 				o.serviceAccounts[sa.Namespace] = append(o.serviceAccounts[sa.Namespace], sa)
 			}
 		}
@@ -438,7 +438,7 @@ func (o *observed) copyState(cps *v1alpha1.ClusterPullSecret, ns string, s *meta
 		why = append(why, fmt.Sprintf("copy is stale: its content-hash is %s, the source's %s", shortHash(hash), shortHash(cps.Status.SourceHash)))
 	}
 	for _, sa := range o.serviceAccounts[ns] {
-		if !cps.Serves(sa.Name) {
+		if !cps.Patches(sa.Name) {
 			continue
 		}
 		if slices.Contains(sa.ImagePullSecrets, corev1.LocalObjectReference{Name: name}) {
@@ -452,6 +452,9 @@ func (o *observed) copyState(cps *v1alpha1.ClusterPullSecret, ns string, s *meta
 	}
 	switch len(referencing) {
 	case 0:
+		if !cps.PatchesServiceAccounts() {
+			return v1alpha1.NamespaceSynced, "copy up to date; ServiceAccounts are not patched (spec.patchServiceAccounts is false)"
+		}
 		return v1alpha1.NamespaceSynced, "copy up to date; no served ServiceAccount here"
 	case 1:
 		return v1alpha1.NamespaceSynced, "copy up to date, referenced by ServiceAccount " + referencing[0]
@@ -486,8 +489,8 @@ func (o *observed) leftovers(cps *v1alpha1.ClusterPullSecret, targeted map[strin
 			switch {
 			case !targeted[ns]:
 				left[ns] = append(left[ns], fmt.Sprintf("reference to %s in ServiceAccount %s", added, sa.Name))
-			case !cps.Serves(sa.Name):
-				notes[ns] = append(notes[ns], fmt.Sprintf("ServiceAccount %s keeps the reference to %s that regcred added; it is no longer served", sa.Name, added))
+			case !cps.Patches(sa.Name):
+				notes[ns] = append(notes[ns], fmt.Sprintf("ServiceAccount %s keeps the reference to %s that regcred added; it is no longer patched", sa.Name, added))
 			case added != name:
 				notes[ns] = append(notes[ns], fmt.Sprintf("ServiceAccount %s keeps the reference to %s, a former name (now %s)", sa.Name, added, name))
 			}

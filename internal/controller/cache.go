@@ -1,6 +1,7 @@
 package controller
 
 import (
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -16,18 +17,27 @@ import (
 // regcred's label, ServiceAccounts trimmed to what the pair controller reads, and no
 // managed fields anywhere. Memory then grows with what regcred manages, not with the
 // cluster's Secrets.
-func CacheOptions() cache.Options {
+//
+// With admissionPolicies (PolicyServed), regcred's MutatingAdmissionPolicies and
+// their bindings are cached too, by label.
+func CacheOptions(admissionPolicies bool) cache.Options {
 	req, err := labels.NewRequirement(v1alpha1.LabelClusterPullSecret, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant label key: cannot fail
 	}
-	return cache.Options{
+	ours := labels.NewSelector().Add(*req)
+	o := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:         {Label: labels.NewSelector().Add(*req)},
+			&corev1.Secret{}:         {Label: ours},
 			&corev1.ServiceAccount{}: {Transform: trimServiceAccount},
 		},
 	}
+	if admissionPolicies {
+		o.ByObject[&admissionv1.MutatingAdmissionPolicy{}] = cache.ByObject{Label: ours}
+		o.ByObject[&admissionv1.MutatingAdmissionPolicyBinding{}] = cache.ByObject{Label: ours}
+	}
+	return o
 }
 
 // trimServiceAccount keeps name, namespace, UID, resourceVersion, regcred's
@@ -56,6 +66,9 @@ func trimServiceAccount(obj any) (any, error) {
 func NewScheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := corev1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := admissionv1.AddToScheme(s); err != nil {
 		return nil, err
 	}
 	if err := v1alpha1.AddToScheme(s); err != nil {

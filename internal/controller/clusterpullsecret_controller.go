@@ -36,11 +36,12 @@ const maxNotSynced = 20
 
 // cpsReconciler fans a ClusterPullSecret out to pairs and sums their results.
 type cpsReconciler struct {
-	cached   client.Client
-	sources  *sources
-	results  *results
-	metrics  *Metrics
-	recorder recorder.EventRecorder
+	cached    client.Client
+	sources   *sources
+	results   *results
+	metrics   *Metrics
+	recorder  recorder.EventRecorder
+	admission *admission
 
 	pairs atomic.Pointer[workqueue.TypedRateLimitingInterface[Pair]]
 	self  atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
@@ -131,7 +132,11 @@ func (r *cpsReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	return reconcile.Result{}, r.updateStatus(ctx, &cps, src, sel, selErr, namespaces)
+	injection, injErr := r.admission.ensure(ctx, &cps, r.results.Namespaces(cps.Name, v1alpha1.NamespaceConflict))
+	if err := r.updateStatus(ctx, &cps, src, sel, selErr, namespaces, injection); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, injErr
 }
 
 func sourceSummary(s sourceState) string {
@@ -206,6 +211,10 @@ func (r *cpsReconciler) finalize(ctx context.Context, cps *v1alpha1.ClusterPullS
 	if !controllerutil.ContainsFinalizer(cps, v1alpha1.Finalizer) {
 		return false, nil
 	}
+	// New pods stop getting the copy before it goes.
+	if err := r.admission.remove(ctx, cps.Name); err != nil {
+		return false, err
+	}
 	managed, err := managedNamespaces(ctx, r.cached, cps.Name)
 	if err != nil {
 		return false, err
@@ -244,7 +253,7 @@ func (r *cpsReconciler) retainSources(ctx context.Context) error {
 
 // updateStatus sums the pairs' results into status, writes it when it changed, and
 // sends an Event when what it says changed.
-func (r *cpsReconciler) updateStatus(ctx context.Context, cps *v1alpha1.ClusterPullSecret, src sourceState, sel *pullsecret.Selector, selErr error, namespaces []metav1.PartialObjectMetadata) error {
+func (r *cpsReconciler) updateStatus(ctx context.Context, cps *v1alpha1.ClusterPullSecret, src sourceState, sel *pullsecret.Selector, selErr error, namespaces []metav1.PartialObjectMetadata, injection metav1.Condition) error {
 	res, lastWrite := r.results.Snapshot(cps.Name)
 	st := cps.Status.DeepCopy()
 	st.ObservedGeneration = cps.Generation
@@ -299,6 +308,7 @@ func (r *cpsReconciler) updateStatus(ctx context.Context, cps *v1alpha1.ClusterP
 	ready, degraded := conditions(cps, src, selErr, counts, pending)
 	meta.SetStatusCondition(&st.Conditions, ready)
 	meta.SetStatusCondition(&st.Conditions, degraded)
+	meta.SetStatusCondition(&st.Conditions, injection)
 	r.metrics.setCounts(cps.Name, counts, pending)
 	r.metrics.setSource(cps.Name, src.Found && src.Err == nil)
 	r.tell(cps, degraded, ready, conflicts, counts)

@@ -32,6 +32,8 @@ var (
 	kube   kubernetes.Interface
 	cl     client.Client
 	scheme *runtime.Scheme
+	// policies: the test API server serves MutatingAdmissionPolicy.
+	policies bool
 )
 
 func TestMain(m *testing.M) {
@@ -64,6 +66,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if policies, err = controller.PolicyServed(srv.Config); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if cl, err = client.New(srv.Config, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -79,7 +85,7 @@ func startController(t testing.TB) (stop func()) {
 	cfg.QPS, cfg.Burst = -1, 0
 	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{
 		Scheme:     scheme,
-		Cache:      controller.CacheOptions(),
+		Cache:      controller.CacheOptions(policies),
 		Metrics:    metricsserver.Options{BindAddress: "0"},
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
@@ -87,7 +93,7 @@ func startController(t testing.TB) (stop func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: 16}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: 16, AdmissionPolicies: policies}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

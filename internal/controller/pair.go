@@ -189,7 +189,7 @@ func (r *pairReconciler) ensureReferences(ctx context.Context, cps *v1alpha1.Clu
 	var errs []error
 	for i := range sas.Items {
 		sa := &sas.Items[i]
-		w, err := r.reference(ctx, sa, cps.Name, name, cps.Serves(sa.Name))
+		w, err := r.reference(ctx, sa, cps.Name, name, cps.Patches(sa.Name))
 		wrote = wrote || w
 		if err != nil {
 			errs = append(errs, err)

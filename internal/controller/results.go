@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -71,4 +72,19 @@ func (r *results) Drop(cps string) {
 	defer r.mu.Unlock()
 	delete(r.byCPS, cps)
 	delete(r.lastWrite, cps)
+}
+
+// Namespaces returns, sorted, the namespaces whose last result for the
+// ClusterPullSecret is in the state.
+func (r *results) Namespaces(cps string, state v1alpha1.NamespaceState) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for ns, res := range r.byCPS[cps] {
+		if res.State == state {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

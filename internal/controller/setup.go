@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,9 @@ type Options struct {
 	Workers int
 	// Metrics are regcred's metrics; NewMetrics when nil.
 	Metrics *Metrics
+	// AdmissionPolicies says the API server serves MutatingAdmissionPolicy
+	// (PolicyServed); the manager's cache must have been made with the same value.
+	AdmissionPolicies bool
 }
 
 // Setup adds the ClusterPullSecret and pair controllers to the manager, whose cache
@@ -48,7 +52,8 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return fmt.Errorf("add cache indexes: %w", err)
 	}
 	res := newResults()
-	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller")}
+	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller"),
+		admission: &admission{cached: mgr.GetClient(), available: opts.AdmissionPolicies, metrics: opts.Metrics}}
 	cpsR.sources = newSources(cs, cpsR.sourceChanged)
 	pairR := &pairReconciler{
 		cached: mgr.GetClient(), live: mgr.GetAPIReader(), sources: cpsR.sources, results: res,
@@ -62,9 +67,14 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 		return err
 	}
 
-	err = ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.ClusterPullSecret{}).
-		Named("clusterpullsecret").
+		Named("clusterpullsecret")
+	if opts.AdmissionPolicies {
+		// A policy or binding changed or deleted by someone else is put back.
+		b = b.Owns(&admissionv1.MutatingAdmissionPolicy{}).Owns(&admissionv1.MutatingAdmissionPolicyBinding{})
+	}
+	err = b.
 		WatchesRawSource(source.TypedFunc[reconcile.Request](func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
 			cpsR.self.Store(&q)
 			return nil
@@ -101,7 +111,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 				recorded := pullsecret.Added(sa)
 				return pairsFor(ctx, c, sa.Namespace, func(cps *v1alpha1.ClusterPullSecret) bool {
 					_, ok := recorded[cps.Name]
-					return ok || cps.Serves(sa.Name)
+					return ok || cps.Patches(sa.Name)
 				})
 			}),
 			predicate.TypedFuncs[client.Object]{UpdateFunc: serviceAccountChanged})).
