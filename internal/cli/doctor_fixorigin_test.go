@@ -121,7 +121,7 @@ func TestDoctorFixFollowsTheListsOrigin(t *testing.T) {
 			code: "ServiceAccountSecretsNotApplied", want: []string{"kubectl rollout restart deployment/web -n %s"}, notWant: "imagePullSecrets in the pod template"},
 		{name: "template sets its own list", saList: []string{"regcred"},
 			make: func(t *testing.T, ns string) { deploymentPod(t, ns, image, refs("other"), refs("other")) },
-			code: "ServiceAccountSecretsNotApplied", want: []string{`kubectl patch deployment web -n %s --type json -p '[{"op":"add","path":"/spec/template/spec/imagePullSecrets/-","value":{"name":"regcred"}}]'   # appends to the template's own imagePullSecrets; keeps other`},
+			code: "ServiceAccountSecretsNotApplied", want: []string{`kubectl patch deployment web -n %s --type json -p '[{"op":"add","path":"/spec/template/spec/imagePullSecrets/-","value":{"name":"regcred"}}]'   # appends to the template's own imagePullSecrets, keeping other`},
 			notWant: "rollout restart", template: []string{"other", "regcred"}},
 		{name: "no Secret for the registry, list copied from the ServiceAccount", saList: []string{"other"},
 			make: func(t *testing.T, ns string) { deploymentPod(t, ns, image, nil, refs("other")) },

@@ -275,8 +275,7 @@ func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing []string) Findin
 	default:
 		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, which this pod lacks: either its list was copied from the ServiceAccount before %s was added, or the pod sets its own (then admission copies nothing)", serviceAccount(p), what, f.Secret)
 		f.Fix = append(d.addToTemplateFix(p, rec, missing)[:1:1], d.recreateFix(p, rec)...)
-		f.Fix[0] = "if the pod's manifest sets imagePullSecrets: " + f.Fix[0]
-		f.Fix[1] += "   # either way"
+		f.Fix[0] = "if the pod's manifest sets imagePullSecrets: " + f.Fix[0] + "; either way, recreate the pod:"
 	}
 	return f
 }

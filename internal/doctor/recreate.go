@@ -88,13 +88,15 @@ func (d *diagnosis) recreateFix(p *corev1.Pod, rec serviceaccount.Recreator) []s
 // addToTemplateFix adds Secrets to a template's own list, keeping its entries: a JSON
 // patch that appends, which fails rather than create a list where there was none.
 func (d *diagnosis) addToTemplateFix(p *corev1.Pod, rec serviceaccount.Recreator, secrets []string) []string {
-	var keep []string
+	list := p.Spec.ImagePullSecrets
 	if rec.Template != nil {
-		for _, ref := range rec.Template.Spec.ImagePullSecrets {
-			keep = append(keep, ref.Name)
-		}
+		list = rec.Template.Spec.ImagePullSecrets
 	}
-	kept := "keeps " + strings.Join(keep, ", ")
+	var keep []string
+	for _, ref := range list {
+		keep = append(keep, ref.Name)
+	}
+	kept := "keeping " + strings.Join(keep, ", ")
 	switch rec.Owner.Kind {
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
 		if d.opts.Static && d.opts.Files {
@@ -104,7 +106,7 @@ func (d *diagnosis) addToTemplateFix(p *corev1.Pod, rec serviceaccount.Recreator
 		for _, s := range secrets {
 			ops = append(ops, fmt.Sprintf(`{"op":"add","path":"/spec/template/spec/imagePullSecrets/-","value":{"name":%q}}`, s))
 		}
-		fix := []string{fmt.Sprintf("kubectl patch %s %s -n %s --type json -p '[%s]'   # appends to the template's own imagePullSecrets; %s", strings.ToLower(rec.Owner.Kind), rec.Owner.Name, p.Namespace, strings.Join(ops, ","), kept)}
+		fix := []string{fmt.Sprintf("kubectl patch %s %s -n %s --type json -p '[%s]'   # appends to the template's own imagePullSecrets, %s", strings.ToLower(rec.Owner.Kind), rec.Owner.Name, p.Namespace, strings.Join(ops, ","), kept)}
 		if !rec.Rolls && !d.opts.Static {
 			fix = append(fix, fmt.Sprintf("kubectl delete pod %s -n %s   # %s does not replace it by itself", p.Name, p.Namespace, rec.Owner))
 		}
