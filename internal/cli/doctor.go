@@ -135,6 +135,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		return err
 	}
 	var opts doctor.Options
+	clusterLookups(o.client, &opts)
 	if !o.Offline {
 		checker, err := o.registryFlags.checker()
 		if err != nil {
@@ -439,7 +440,7 @@ func (o *DoctorOptions) probeNodes(ctx context.Context, findings []doctor.Findin
 	seen := map[target]string{}
 	for i := range findings {
 		f := &findings[i]
-		if !nodeSideCodes[f.Code] || len(f.Nodes) != 1 || f.Nodes[0] == "" || f.Image == "" {
+		if !(nodeSideCodes[f.Code] || f.NodeProbe) || len(f.Nodes) != 1 || f.Nodes[0] == "" || f.Image == "" {
 			continue
 		}
 		res, err := keyring.Lookup(f.Image, nil)

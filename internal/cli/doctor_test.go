@@ -78,12 +78,29 @@ func TestDoctorExitCodesAndTargets(t *testing.T) {
 }
 
 // TestDoctorWithoutSecretAccess: a user who may not read Secrets still gets the
-// kubelet's cause and is told which checks could not run.
+// kubelet's cause and is told which checks could not run; Secrets not read prove
+// nothing about credentials: a pod with no pull Secret sent none, and one whose
+// Secrets were not read may have sent one.
 func TestDoctorWithoutSecretAccess(t *testing.T) {
 	ctx := context.Background()
 	ns := newNamespace(t, "doctor-rbac")
 	image := regs.Basic.Ref("team/app:v1")
-	failingPod(t, ns, "broken", image, `failed to pull and unpack image "`+image+`": pulling from host failed with status code [manifests v1]: 401 Unauthorized`)
+	refused := `failed to pull and unpack image "` + image + `": pulling from host failed with status code [manifests v1]: 401 Unauthorized`
+	failingPod(t, ns, "broken", image, refused)
+	failingPod(t, ns, "referencing", image, refused, "regcred")
+	createSecret(t, ns, "regcred", corev1.SecretTypeDockerConfigJson, map[string]string{".dockerconfigjson": `{"auths":{"` + regs.Basic.Host + `":{"username":"alice","password":"` + alicePassword() + `"}}}`})
+	node := "rbac-" + ns
+	newNode(t, node, localAddress(t))
+	podOn(t, ns, "running", node, image, true, "regcred")
+	nodeReader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "node-reader-" + ns}, Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get"}}}}
+	if _, err := kube.RbacV1().ClusterRoles().Create(ctx, nodeReader, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: nodeReader.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: nodeReader.Name},
+		Subjects: []rbacv1.Subject{{Kind: "User", Name: "viewer", APIGroup: "rbac.authorization.k8s.io"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "viewer", Namespace: ns}, Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods", "serviceaccounts", "events"}, Verbs: []string{"get", "list"}}}}
 	if _, err := kube.RbacV1().Roles(ns).Create(ctx, role, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -106,9 +123,28 @@ func TestDoctorWithoutSecretAccess(t *testing.T) {
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, code := runCmd(t, "--kubeconfig", path, "doctor", "--offline")
-	if code != 1 || !strings.Contains(out, "ChecksSkipped") || !strings.Contains(out, "CredentialRejected") || !strings.Contains(out, "could not be read") {
-		t.Errorf("doctor without secret access: exit %d\n%s%s", code, out, errOut)
+	for _, args := range [][]string{{"--offline"}, {}} {
+		out, errOut, code := runCmd(t, append([]string{"--kubeconfig", path, "doctor", "-o", "json"}, args...)...)
+		var rep struct{ Findings []doctorFinding }
+		if err := json.Unmarshal([]byte(out), &rep); code != 1 || err != nil {
+			t.Fatalf("doctor %v without secret access: exit %d, %v\n%s%s", args, code, err, out, errOut)
+		}
+		got := map[string]doctorFinding{}
+		for _, f := range rep.Findings {
+			got[f.Pod] = f
+		}
+		if f := got["broken"]; f.Code != "NoMatchingCredential" || !strings.Contains(f.Message, "no pull Secret") {
+			t.Errorf("doctor %v: pod with no pull Secret: %+v; nothing was sent, so nothing was rejected", args, f)
+		}
+		if f := got["referencing"]; f.Code != "PullFailed" || !strings.Contains(f.Message, "could not be read") {
+			t.Errorf("doctor %v: pod whose Secret was not read: %+v; which credential was sent is unknown", args, f)
+		}
+		if f, ok := got["running"]; ok {
+			t.Errorf("doctor %v: running pod whose Secret was not read: %+v; that Secret may well have the credential", args, f)
+		}
+		if f := got[""]; f.Code != "ChecksSkipped" || !strings.Contains(f.Message, "could not be read") {
+			t.Errorf("doctor %v: %+v; want ChecksSkipped", args, rep.Findings)
+		}
 	}
 }
 

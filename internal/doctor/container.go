@@ -9,6 +9,7 @@ import (
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
+	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
 
@@ -34,16 +35,16 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		return []Finding{f}
 	}
 	if !d.failing(c) {
-		return d.runningContainer(p, res, c, f)
+		return d.runningContainer(p, pc, res, c, f)
 	}
-	code, evidence, accepted := d.cause(c.image, res, words)
+	code, evidence, accepted := d.cause(p, c.image, res, words)
 	f.Code, f.Evidence = code, evidence
 	authish := code == CredentialRejected || code == AccessDenied || code == NoMatchingCredential
 	if len(res.Matches) > 0 && res.Matches[0].Username == "" && res.Matches[0].Password == "" && (authish || code == "") {
 		m := res.Matches[0]
 		f.Code, f.Secret = EmptyCredential, secretName(m.Source)
 		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", dockercfg.DisplayKey(m.Key), m.Source)
-		f.Fix = d.overwriteFix(p, f.Secret, registryOf(res.Repository), "USER")
+		f.Fix = d.overwriteFix(p, f.Secret, c.image, "USER")
 		return []Finding{f}
 	}
 	if d.opts.Static && code == "" {
@@ -53,18 +54,25 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		code, authish = NoMatchingCredential, true
 	}
 	switch {
-	case len(res.Matches) == 0 && accepted && authish:
+	case len(res.Matches) == 0 && accepted && authish && !pc.unreadable:
 		f.Code = PullFailed
 		f.Message = "the registry lets anyone pull this image from here, but the node was refused: the difference is on the node (its runtime configuration, a mirror, or credentials of its own that fail)"
 		f.Fix = []string{"compare the node's runtime registry configuration (containerd: certs.d/" + registryOf(res.Repository) + "/hosts.toml, registry.configs) with this machine's view"}
-	case len(res.Matches) == 0 && d.snap.SecretsUnreadable != nil && code != "":
-		f.Message = fmt.Sprintf("the kubelet's pull fails (%s); the pod's Secrets could not be read to say which credential is at fault", code)
-		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace), "run doctor with permission to read secrets"}
+	case pc.unreadable && authish:
+		// A refusal with unread Secrets: a credential of theirs was rejected, or none
+		// had a key and the pull went anonymous. Which one is not known.
+		var names []string
+		for _, ref := range d.pullSecretRefs(p) {
+			names = append(names, ref.Name)
+		}
+		f.Code = PullFailed
+		f.Message = fmt.Sprintf("the registry refuses the node's pull (%s); the pod's pull Secrets (%s) could not be read to say whether one of their credentials was rejected or none had a key for %s and nothing was sent", code, strings.Join(names, ", "), registryOf(res.Repository))
+		f.Fix = []string{fmt.Sprintf("kubectl describe pod %s -n %s", p.Name, p.Namespace), "run doctor with permission to get and list secrets"}
 	case len(res.Matches) == 0 && authish:
 		if pc.unknown || pc.ignoredFor(c.image) {
 			return nil // the missing or ignored Secret is the root cause, said once for the pod
 		}
-		if missing := d.saMissing(p, c.image); missing != "" {
+		if missing := d.saMissing(p, c.image); len(missing) > 0 {
 			return []Finding{d.saFinding(p, f, missing)}
 		}
 		if others := d.nodesWithOwnCredentials(c.image, p.Spec.NodeName); len(others) > 0 {
@@ -79,6 +87,12 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		if d.opts.Static {
 			f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s: the kubelet pulls it anonymously", registryOf(res.Repository))
 		}
+		if len(d.pullSecretRefs(p)) == 0 {
+			f.Message = fmt.Sprintf("the pod has no pull Secret, so no credential of the pod is sent for %s, and the registry refuses the pull without one", c.image)
+			if notCopied := d.saNotCopied(p); d.snap.SecretsUnreadable != nil && len(notCopied) > 0 {
+				f.Message += fmt.Sprintf("; ServiceAccount %s lists pull Secrets (%s) this pod never got, which could not be read to say whether one has a key for %s", serviceAccount(p), strings.Join(notCopied, ", "), registryOf(res.Repository))
+			}
+		}
 		var keys []string
 		for _, n := range res.NearMisses {
 			keys = append(keys, n.Key)
@@ -87,12 +101,12 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		f.Message = dockercfg.RedactUserInfo(f.Message, keys...)
 		f.Fix = d.createFix(p, res)
 	case code == CredentialRejected:
-		m := d.failedMatch(c.image, res)
+		m := d.failedMatch(p, c.image, res)
 		f.Secret = secretName(m.Source)
 		f.Message = fmt.Sprintf("the registry rejects user %q of Secret %s", m.Username, m.Source)
-		f.Fix = d.overwriteFix(p, f.Secret, registryOf(res.Repository), shellWord(m.Username))
+		f.Fix = d.overwriteFix(p, f.Secret, c.image, shellWord(m.Username))
 	case code == AccessDenied:
-		m := d.failedMatch(c.image, res)
+		m := d.failedMatch(p, c.image, res)
 		f.Secret = secretName(m.Source)
 		f.Message = fmt.Sprintf("user %q of Secret %s is authenticated but may not pull %s, or the repository does not exist (registries do not say which)", m.Username, m.Source, res.Repository)
 		f.Fix = []string{"grant that user pull access to " + res.Repository + " in the registry, or use a credential that has it",
@@ -136,16 +150,25 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 
 // runningContainer warns about a container that runs now but whose credentials no
 // longer work: its next pull (a reschedule, a new node) will fail.
-func (d *diagnosis) runningContainer(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
+func (d *diagnosis) runningContainer(p *corev1.Pod, pc podCreds, res keyring.Result, c container, f Finding) []Finding {
 	if d.opts.Probe == nil {
 		return nil
 	}
+	if d.unprobeable(p, c.image) {
+		if reg, ok := loopbackRegistry(c.image); ok {
+			d.unprobed[reg] = true
+		}
+		return nil
+	}
 	if len(res.Matches) == 0 {
+		if pc.unreadable {
+			return nil // its unread Secrets may well have the credential
+		}
 		return d.reschedulingRisk(p, res, c, f)
 	}
 	var last verify.Result
 	for _, m := range res.Matches {
-		r, ok := d.result(c.image, credOf(m))
+		r, ok := d.resultFor(p, c.image, credOf(m))
 		if !ok || r.Outcome.Pullable() {
 			return nil
 		}
@@ -166,7 +189,7 @@ func (d *diagnosis) runningContainer(p *corev1.Pod, res keyring.Result, c contai
 // cause names the cause of a failing pull. The kubelet's words say what happened on
 // the node; the registry's answer to the pod's own credentials refines a credential
 // cause; a registry that accepts the pull from here means the node differs.
-func (d *diagnosis) cause(image string, res keyring.Result, words []string) (code Code, evidence string, accepted bool) {
+func (d *diagnosis) cause(p *corev1.Pod, image string, res keyring.Result, words []string) (code Code, evidence string, accepted bool) {
 	evidence = kubeletEvidence(words)
 	for _, w := range words {
 		if code = classify(w); code != "" {
@@ -182,7 +205,7 @@ func (d *diagnosis) cause(image string, res keyring.Result, words []string) (cod
 		}
 	}
 	for _, cred := range creds {
-		if r, ok := d.result(image, cred); ok {
+		if r, ok := d.resultFor(p, image, cred); ok {
 			probed = append(probed, r)
 			if r.Outcome.Pullable() {
 				accepted = true
@@ -191,6 +214,9 @@ func (d *diagnosis) cause(image string, res keyring.Result, words []string) (cod
 		}
 	}
 	if len(probed) == 0 {
+		if d.opts.Probe != nil && d.unprobeable(p, image) {
+			evidence = strings.TrimSpace(evidence + "\n" + unprobedNote(p, image))
+		}
 		return code, evidence, false
 	}
 	first := probed[0]
@@ -214,9 +240,9 @@ func (d *diagnosis) cause(image string, res keyring.Result, words []string) (cod
 }
 
 // failedMatch is the first credential the registry refused, or the first match.
-func (d *diagnosis) failedMatch(image string, res keyring.Result) keyring.Match {
+func (d *diagnosis) failedMatch(p *corev1.Pod, image string, res keyring.Result) keyring.Match {
 	for _, m := range res.Matches {
-		if r, ok := d.result(image, credOf(m)); ok && !r.Outcome.Pullable() {
+		if r, ok := d.resultFor(p, image, credOf(m)); ok && !r.Outcome.Pullable() {
 			return m
 		}
 	}
@@ -224,18 +250,32 @@ func (d *diagnosis) failedMatch(image string, res keyring.Result) keyring.Match 
 }
 
 // saFinding explains a pod that lacks ServiceAccount pull Secrets that would serve.
-func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing string) Finding {
-	f.Code, f.Secret = ServiceAccountSecretsNotApplied, missing
-	what := missing
-	if c := d.copyOf(p.Namespace, missing); c != nil {
-		what += fmt.Sprintf(" (ClusterPullSecret %s's copy of %s)", c.cps, c.source())
+// Where the pod's list comes from decides the fix: recreated, a pod whose template
+// sets no list gets the ServiceAccount's list as it is now; a template with a list of
+// its own needs the Secrets added to it, every entry there kept.
+func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing []string) Finding {
+	f.Code, f.Secret = ServiceAccountSecretsNotApplied, strings.Join(missing, ", ")
+	what := f.Secret
+	for _, m := range missing {
+		if c := d.copyOf(p.Namespace, m); c != nil {
+			what += fmt.Sprintf(" (ClusterPullSecret %s's copy of %s)", c.cps, c.source())
+		}
 	}
-	if len(p.Spec.ImagePullSecrets) == 0 {
+	rec, origin := d.recreator(p)
+	switch {
+	case origin == serviceaccount.OriginServiceAccount && len(p.Spec.ImagePullSecrets) == 0:
 		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but this pod was created before it was added: admission copies the list only when a pod is created", serviceAccount(p), what)
-		f.Fix = []string{recreate(p)}
-	} else {
-		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but the pod sets its own imagePullSecrets, so admission copies nothing", serviceAccount(p), what)
-		f.Fix = []string{"add " + missing + " to imagePullSecrets in the pod template" + ownerHint(p)}
+		f.Fix = d.recreateFix(p, rec)
+	case origin == serviceaccount.OriginServiceAccount:
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but this pod has the list admission copied from it when the pod was created, before that; the pod template of %s sets no list, so a new pod gets the whole list as it is now", serviceAccount(p), what, rec.Owner)
+		f.Fix = d.recreateFix(p, rec)
+	case origin == serviceaccount.OriginTemplate:
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, but the pod template of %s sets its own imagePullSecrets, so admission copies nothing", serviceAccount(p), what, rec.Owner)
+		f.Fix = d.addToTemplateFix(p, rec, missing)
+	default:
+		f.Message = fmt.Sprintf("ServiceAccount %s has pull Secret %s, which this pod lacks: either its list was copied from the ServiceAccount before %s was added, or the pod sets its own (then admission copies nothing)", serviceAccount(p), what, f.Secret)
+		f.Fix = append(d.addToTemplateFix(p, rec, missing)[:1:1], d.recreateFix(p, rec)...)
+		f.Fix[0] = "if the pod's manifest sets imagePullSecrets: " + f.Fix[0] + "; either way, recreate the pod:"
 	}
 	return f
 }
@@ -243,9 +283,9 @@ func (d *diagnosis) saFinding(p *corev1.Pod, f Finding, missing string) Finding 
 // createFix is the fix for an image no key matches: rewrite the Secret whose key
 // nearly matched, or make one and have the pod get it.
 func (d *diagnosis) createFix(p *corev1.Pod, res keyring.Result) []string {
-	reg := registryOf(res.Repository)
+	reg, _ := serverFor(res.Image)
 	if len(res.NearMisses) > 0 {
-		return d.overwriteFix(p, secretName(res.NearMisses[0].Source), reg, "USER")
+		return d.overwriteFix(p, secretName(res.NearMisses[0].Source), res.Image, "USER")
 	}
 	if c, copyName := d.copyFor(p, res.Image); c != nil {
 		return d.attachCopyFix(p, c, copyName)
@@ -255,15 +295,13 @@ func (d *diagnosis) createFix(p *corev1.Pod, res keyring.Result) []string {
 		name = strings.NewReplacer(".", "-", ":", "-").Replace(reg) + "-pull"
 	}
 	fix := []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username USER --password-stdin", name, p.Namespace, reg)}
-	if len(p.Spec.ImagePullSecrets) > 0 {
-		return append(fix, "add "+name+" to imagePullSecrets in the pod template"+ownerHint(p))
-	}
-	return append(fix, fmt.Sprintf("kubectl regcred attach %s -n %s --serviceaccount %s --restart", name, p.Namespace, serviceAccount(p)))
+	return append(fix, d.referenceFix(p, name, "")...)
 }
 
 // overwriteFix replaces a Secret's credential; with several entries, look first, since
 // --overwrite keeps only the one given. A regcred copy is never written: its source is.
-func (d *diagnosis) overwriteFix(p *corev1.Pod, secret, registry, user string) []string {
+func (d *diagnosis) overwriteFix(p *corev1.Pod, secret, image, user string) []string {
+	registry, _ := serverFor(image)
 	fix := []string{fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s -n %s --server %s --username %s --password-stdin --overwrite", secret, p.Namespace, registry, user)}
 	show := fmt.Sprintf("kubectl regcred show %s -n %s", secret, p.Namespace)
 	c := d.copyOf(p.Namespace, secret)
@@ -333,7 +371,7 @@ func shellWord(s string) string {
 // whose image the registry refuses without one: it runs only thanks to its node (its
 // own credentials, or the image already there), and fails where it moves next.
 func (d *diagnosis) reschedulingRisk(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
-	r, ok := d.result(c.image, nil)
+	r, ok := d.resultFor(p, c.image, nil)
 	if !ok || (r.Outcome != verify.AuthRequired && r.Outcome != verify.AccessDenied) || p.Spec.NodeName == "" {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/pullsecret"
+	"github.com/regcred/regcred/internal/serviceaccount"
 )
 
 // A pull Secret that regcred-controller copies from a source is rewritten from that
@@ -110,7 +111,7 @@ func (d *diagnosis) elsewhereCopyFix(p *corev1.Pod, name string, c *managedCopy)
 	case cps == nil:
 		return append(fix, fmt.Sprintf("kubectl edit clusterpullsecret %s   # have it target namespace %s", c.cps, p.Namespace))
 	case cps.Spec.Source.SecretRef != nil && cps.Spec.Source.SecretRef.Namespace == p.Namespace:
-		return append(fix, fmt.Sprintf("reference %s (the source, in this namespace) instead of %s in the pod template%s: the source's own namespace never gets a copy", cps.Spec.Source.SecretRef.Name, name, ownerHint(p)))
+		return append(fix, d.replaceReferenceFix(p, name, cps.Spec.Source.SecretRef.Name, "the source, in this namespace: the source's own namespace never gets a copy")...)
 	case pullsecret.Excluded(cps.Spec.ExcludeNamespaces, p.Namespace):
 		return append(fix, fmt.Sprintf("kubectl edit clusterpullsecret %s   # take %s out of spec.excludeNamespaces", c.cps, p.Namespace))
 	case cps.Spec.NamespaceSelector != nil && len(cps.Spec.NamespaceSelector.MatchExpressions) == 0 && len(cps.Spec.NamespaceSelector.MatchLabels) > 0:
@@ -161,10 +162,11 @@ func (d *diagnosis) copyFor(p *corev1.Pod, image string) (*managedCopy, string) 
 // attachCopyFix is the fix for a pod whose namespace has a regcred copy for the image
 // that neither the pod nor its ServiceAccount references.
 func (d *diagnosis) attachCopyFix(p *corev1.Pod, c *managedCopy, name string) []string {
-	if len(p.Spec.ImagePullSecrets) > 0 {
-		return []string{fmt.Sprintf("add %s to imagePullSecrets in the pod template%s   # ClusterPullSecret %s keeps that copy of %s here", name, ownerHint(p), c.cps, c.source())}
+	note := fmt.Sprintf("ClusterPullSecret %s keeps that copy of %s here", c.cps, c.source())
+	if _, origin := d.recreator(p); origin == serviceaccount.OriginServiceAccount {
+		note += fmt.Sprintf("; or add %s to its spec.serviceAccounts", serviceAccount(p))
 	}
-	return []string{fmt.Sprintf("kubectl regcred attach %s -n %s --serviceaccount %s --restart   # ClusterPullSecret %s keeps that copy of %s here; or add %s to its spec.serviceAccounts", name, p.Namespace, serviceAccount(p), c.cps, c.source(), serviceAccount(p))}
+	return d.referenceFix(p, name, note)
 }
 
 // gatherClusterPullSecrets reads the ClusterPullSecrets that made the gathered copies:

@@ -161,7 +161,7 @@ func TestMissingSecretThatIsACopyElsewhere(t *testing.T) {
 	}{
 		{"selector by labels", teamCPS(), "kubectl label namespace ns team=a   # ClusterPullSecret team targets namespaces labelled so: regcred-controller then copies src/pull here and adds it to the ServiceAccounts it serves"},
 		{"excluded", excluding, "kubectl edit clusterpullsecret team   # take ns out of spec.excludeNamespaces"},
-		{"the source's namespace", sourceNS, "reference pull (the source, in this namespace) instead of regcred in the pod template"},
+		{"the source's namespace", sourceNS, "reference pull instead of regcred where the pod's imagePullSecrets come from: the manifest of Pod/p if it sets them, else ServiceAccount default"},
 		{"selector by expressions", expressions, "kubectl edit clusterpullsecret team   # have its spec.namespaceSelector match namespace ns"},
 		{"ClusterPullSecret unreadable", nil, "kubectl edit clusterpullsecret team   # have it target namespace ns"},
 	}

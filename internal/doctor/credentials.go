@@ -20,6 +20,9 @@ type podCreds struct {
 	// unknown is set when a referenced Secret is absent or unreadable: what it would
 	// have supplied cannot be known.
 	unknown bool
+	// unreadable is set when the pod references Secrets that could not be read
+	// (RBAC): whether a credential was sent, and which, cannot be known.
+	unreadable bool
 	// ignored are the entries of Secrets the kubelet skips (wrong type).
 	ignored []keyring.Entry
 }
@@ -35,10 +38,11 @@ type secretFinding struct {
 func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 	var pc podCreds
 	if d.snap.SecretsUnreadable != nil {
-		pc.unknown = len(p.Spec.ImagePullSecrets) > 0
+		pc.unknown = len(d.pullSecretRefs(p)) > 0
+		pc.unreadable = pc.unknown
 		return pc
 	}
-	for _, ref := range p.Spec.ImagePullSecrets {
+	for _, ref := range d.pullSecretRefs(p) {
 		f := Finding{Namespace: p.Namespace, Pod: p.Name, Secret: ref.Name}
 		s, ok := d.snap.Secrets[key(p.Namespace, ref.Name)]
 		if !ok {
@@ -53,8 +57,9 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			would := wouldBeEntries(s)
 			pc.ignored = append(pc.ignored, would...)
 			f.Code, f.Message = SecretWrongType, "the kubelet ignores this Secret: "+err.Error()
-			f.Fix = []string{fmt.Sprintf("kubectl regcred show %s -n %s", ref.Name, p.Namespace),
-				fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s-pull -n %s --server REGISTRY --username USER --password-stdin   # then reference %s-pull", ref.Name, p.Namespace, ref.Name)}
+			f.Fix = append([]string{fmt.Sprintf("kubectl regcred show %s -n %s", ref.Name, p.Namespace),
+				fmt.Sprintf("printf '%%s' \"$PASSWORD\" | kubectl regcred create %s-pull -n %s --server REGISTRY --username USER --password-stdin", ref.Name, p.Namespace)},
+				d.replaceReferenceFix(p, ref.Name, ref.Name+"-pull", "the kubelet reads only the two pull Secret types")...)
 			if c := copyOf(s, d.snap.ClusterPullSecrets); c != nil {
 				f.Fix = c.brokenCopyFix(p.Namespace, ref.Name)
 			}
@@ -142,15 +147,15 @@ func matchesAny(entries []keyring.Entry) func(string) bool {
 }
 
 // saMissing returns the ServiceAccount's pull Secrets that the pod lacks and that would
-// supply a credential for the image, or "".
-func (d *diagnosis) saMissing(p *corev1.Pod, image string) string {
+// supply a credential for the image.
+func (d *diagnosis) saMissing(p *corev1.Pod, image string) []string {
 	sa, ok := d.snap.ServiceAccounts[key(p.Namespace, serviceAccount(p))]
 	if !ok {
-		return ""
+		return nil
 	}
 	var missing []string
 	for _, ref := range sa.ImagePullSecrets {
-		if slices.Contains(p.Spec.ImagePullSecrets, ref) {
+		if slices.Contains(d.pullSecretRefs(p), ref) {
 			continue
 		}
 		s, ok := d.snap.Secrets[key(p.Namespace, ref.Name)]
@@ -169,18 +174,30 @@ func (d *diagnosis) saMissing(p *corev1.Pod, image string) string {
 			missing = append(missing, ref.Name)
 		}
 	}
-	return strings.Join(missing, ", ")
+	return missing
 }
 
 // fillRegistry puts the image's registry in place of the REGISTRY placeholder.
 func fillRegistry(fix []string, image string) []string {
-	res, err := keyring.Lookup(image, nil)
-	if err != nil {
-		return fix
-	}
+	server, _ := serverFor(image)
 	out := slices.Clone(fix)
 	for i := range out {
-		out[i] = strings.ReplaceAll(out[i], "--server REGISTRY", "--server "+registryOf(res.Repository))
+		out[i] = strings.ReplaceAll(out[i], "--server REGISTRY", "--server "+server)
+	}
+	return out
+}
+
+// saNotCopied lists the ServiceAccount's pull Secrets that the pod does not reference.
+func (d *diagnosis) saNotCopied(p *corev1.Pod) []string {
+	sa, ok := d.snap.ServiceAccounts[key(p.Namespace, serviceAccount(p))]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, ref := range sa.ImagePullSecrets {
+		if !slices.Contains(d.pullSecretRefs(p), ref) {
+			out = append(out, ref.Name)
+		}
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
+	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
 
@@ -27,6 +28,13 @@ type Options struct {
 	// Files says the snapshot came from manifest files: a Secret missing from them may
 	// well exist in the cluster.
 	Files bool
+	// Recreator reads what recreates a pod and its template, for the fixes that choose
+	// between recreating the pod and editing its template; nil: the pod alone says what
+	// it can.
+	Recreator func(ctx context.Context, p *corev1.Pod) (serviceaccount.Recreator, error)
+	// LocalNode reports whether a node is this machine, so that its loopback is this
+	// machine's; nil: no node is known to be.
+	LocalNode func(ctx context.Context, node string) bool
 }
 
 // Summary counts what Diagnose found.
@@ -47,6 +55,7 @@ type Report struct {
 }
 
 type diagnosis struct {
+	ctx    context.Context // for the reads of Options.Recreator and Options.LocalNode
 	snap   *Snapshot
 	opts   Options
 	probes map[string]*probeResult // by probeKey
@@ -58,12 +67,15 @@ type diagnosis struct {
 	runningOn map[string][]string
 	// copies are the regcred copies among the Secrets, by namespace, in name order.
 	copies map[string][]*corev1.Secret
+	// unprobed are the loopback registries of running containers that were not
+	// probed (see loopback.go).
+	unprobed map[string]bool
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
-		copies: copiesByNamespace(snap.Secrets)}
+	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
+		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{}}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.podCredentials(p)
@@ -96,6 +108,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 	for i := range snap.Pods {
 		findings = append(findings, d.pod(&snap.Pods[i])...)
 	}
+	findings = append(findings, unprobedFinding(d.unprobed)...)
 	return Report{Findings: findings, Summary: d.summary(findings)}
 }
 
@@ -128,6 +141,7 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 		if len(failing) > 0 {
 			f.Container, f.Image = failing[0].name, failing[0].image
 			f.Fix = fillRegistry(f.Fix, failing[0].image)
+			rewriteImageFix(p, &f)
 		}
 		out = append(out, f)
 	}
@@ -149,6 +163,8 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 			if found[i].Nodes == nil && p.Spec.NodeName != "" {
 				found[i].Nodes = []string{p.Spec.NodeName}
 			}
+			found[i].NodeProbe = d.opts.Probe != nil && d.unprobeable(p, c.image)
+			rewriteImageFix(p, &found[i])
 		}
 		out = append(out, found...)
 	}

@@ -58,6 +58,9 @@ type Finding struct {
 	Message   string   `json:"message"`
 	Evidence  string   `json:"evidence,omitempty"`
 	Fix       []string `json:"fix"`
+	// NodeProbe is set when the registry could not be probed from here (it is the
+	// node's loopback): only a probe from the node (--probe-node) sees it.
+	NodeProbe bool `json:"nodeProbe,omitempty"`
 	// ClusterPullSecret and SourceSecret are set when Secret is a copy regcred keeps:
 	// the ClusterPullSecret that makes it, and its source (namespace/name), the one
 	// Secret the fixes change.

@@ -18,8 +18,8 @@ import (
 // documents each, kind: List too): Pods, the pod templates of Deployments,
 // StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs, Secrets and
 // ServiceAccounts. Objects without a namespace go to defaultNamespace. Pods made from
-// templates carry the workload's name and admission's view: the ServiceAccount's pull
-// Secrets when the template has none.
+// templates carry the workload's name and the template's own list; Diagnose adds what
+// admission would copy.
 func FromManifests(files map[string][]byte, defaultNamespace string) (*Snapshot, error) {
 	s := &Snapshot{ServiceAccounts: map[string]*corev1.ServiceAccount{}, Secrets: map[string]*corev1.Secret{}, Events: map[string][]corev1.Event{}, Elsewhere: map[string][]string{}}
 	var templates []*corev1.Pod
@@ -51,11 +51,6 @@ func FromManifests(files map[string][]byte, defaultNamespace string) (*Snapshot,
 		}
 	}
 	for _, p := range templates {
-		if len(p.Spec.ImagePullSecrets) == 0 {
-			if sa, ok := s.ServiceAccounts[key(p.Namespace, serviceAccount(p))]; ok {
-				p.Spec.ImagePullSecrets = sa.ImagePullSecrets // what admission would copy
-			}
-		}
 		s.Pods = append(s.Pods, *p)
 	}
 	return s, nil

@@ -35,7 +35,7 @@ func TestNodeSide(t *testing.T) {
 		s.Events[podKey(&p)] = []corev1.Event{{Reason: "FailedCreatePodSandBox", Message: `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to get sandbox image "127.0.0.1:5000/regcred/pause:1": failed to pull image "127.0.0.1:5000/regcred/pause:1": failed to pull and unpack image "127.0.0.1:5000/regcred/pause:1": 401 Unauthorized`}}
 		r := Diagnose(context.Background(), s, Options{})
 		if got := codes(r); got != "error:SandboxImagePullFailed" || r.Findings[0].Image != "127.0.0.1:5000/regcred/pause:1" {
-			t.Errorf("findings = %q, image %q", got, r.Findings)
+			t.Errorf("findings = %q: %+v", got, r.Findings)
 		}
 	})
 	t.Run("running only thanks to the node", func(t *testing.T) {

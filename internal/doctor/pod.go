@@ -75,14 +75,6 @@ func owner(p *corev1.Pod) string {
 	}
 }
 
-// recreate is the command that recreates the pod with what its ServiceAccount has now.
-func recreate(p *corev1.Pod) string {
-	if o := owner(p); strings.HasPrefix(o, "deployment/") || strings.HasPrefix(o, "statefulset/") || strings.HasPrefix(o, "daemonset/") {
-		return "kubectl rollout restart " + o + " -n " + p.Namespace
-	}
-	return "kubectl delete pod " + p.Name + " -n " + p.Namespace + "   # then create it again"
-}
-
 // serviceAccount is the pod's ServiceAccount name.
 func serviceAccount(p *corev1.Pod) string {
 	if p.Spec.ServiceAccountName != "" {

@@ -43,6 +43,9 @@ func (d *diagnosis) probe(ctx context.Context) {
 				continue
 			}
 			for _, c := range containers(p) {
+				if d.unprobeable(p, c.image) {
+					continue // this machine's loopback is not the node's
+				}
 				if next := d.nextProbe(c, pc); next != nil {
 					round = append(round, next)
 				}

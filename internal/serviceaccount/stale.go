@@ -41,8 +41,7 @@ func StalePods(ctx context.Context, cs kubernetes.Interface, namespace string, s
 	if err != nil {
 		return nil, fmt.Errorf("list pods in %s: %w", namespace, err)
 	}
-	rsOwner := map[types.UID]Workload{}
-	ownLists := map[Workload]bool{}
+	recreators := NewRecreators(cs)
 	var out []StalePod
 	for _, p := range pods.Items {
 		sa := p.Spec.ServiceAccountName
@@ -55,72 +54,13 @@ func StalePods(ctx context.Context, cs kubernetes.Interface, namespace string, s
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		owner, err := ownerOf(ctx, cs, &p, rsOwner)
+		rec, err := recreators.For(ctx, &p)
 		if err != nil {
 			return nil, err
 		}
-		own, seen := ownLists[owner]
-		if !seen {
-			if own, err = templateSetsList(ctx, cs, namespace, owner); err != nil {
-				return nil, err
-			}
-			ownLists[owner] = own
-		}
-		out = append(out, StalePod{Pod: p.Name, Owner: owner, OwnList: own})
+		out = append(out, StalePod{Pod: p.Name, Owner: rec.Owner, OwnList: rec.Origin() == OriginTemplate})
 	}
 	return out, nil
-}
-
-// templateSetsList reports whether a restartable workload's pod template has its own
-// imagePullSecrets.
-func templateSetsList(ctx context.Context, cs kubernetes.Interface, namespace string, w Workload) (bool, error) {
-	var tmpl *corev1.PodTemplateSpec
-	switch w.Kind {
-	case "Deployment":
-		d, err := cs.AppsV1().Deployments(namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("get %s in %s: %w", w, namespace, err)
-		}
-		tmpl = &d.Spec.Template
-	case "StatefulSet":
-		s, err := cs.AppsV1().StatefulSets(namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("get %s in %s: %w", w, namespace, err)
-		}
-		tmpl = &s.Spec.Template
-	case "DaemonSet":
-		d, err := cs.AppsV1().DaemonSets(namespace).Get(ctx, w.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, fmt.Errorf("get %s in %s: %w", w, namespace, err)
-		}
-		tmpl = &d.Spec.Template
-	default:
-		return false, nil
-	}
-	return len(tmpl.Spec.ImagePullSecrets) > 0, nil
-}
-
-func ownerOf(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, rsOwner map[types.UID]Workload) (Workload, error) {
-	ref := metav1.GetControllerOf(p)
-	if ref == nil {
-		return Workload{Kind: "Pod", Name: p.Name}, nil
-	}
-	if ref.Kind != "ReplicaSet" {
-		return Workload{Kind: ref.Kind, Name: ref.Name}, nil
-	}
-	if w, ok := rsOwner[ref.UID]; ok {
-		return w, nil
-	}
-	rs, err := cs.AppsV1().ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return Workload{}, fmt.Errorf("get replicaset %s/%s: %w", p.Namespace, ref.Name, err)
-	}
-	w := Workload{Kind: "ReplicaSet", Name: rs.Name}
-	if d := metav1.GetControllerOf(rs); d != nil {
-		w = Workload{Kind: d.Kind, Name: d.Name}
-	}
-	rsOwner[ref.UID] = w
-	return w, nil
 }
 
 // Restart does `kubectl rollout restart` for a Deployment, StatefulSet or DaemonSet.

@@ -11,6 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/cluster"
@@ -40,7 +41,7 @@ type doctorReport struct {
 // kubelet reports each, and checks that doctor names the right code for each and
 // nothing false for the healthy pod; then applies two printed fixes.
 func TestDoctor(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cs, regs := local.Client, local.Registries
 	img, err := images.Pause(ctx, "doctor")
@@ -92,6 +93,25 @@ func TestDoctor(t *testing.T) {
 		{"doc-sa-late", basic, func(ctx context.Context, ns, image string) error {
 			return workload.Deployment(ctx, cs, ns, "app", image)
 		}, backoff, "ServiceAccountSecretsNotApplied"},
+		// Admission copied the ServiceAccount's list (a Secret for another registry)
+		// into a pod whose template sets none: a restart, not a template edit, brings
+		// the Secret added since.
+		{"doc-sa-copied", basic, func(ctx context.Context, ns, image string) error {
+			if err := workload.PullSecret(ctx, cs, ns, "other", "other.registry.test", alice, alicePW); err != nil {
+				return err
+			}
+			if err := workload.AttachToServiceAccount(ctx, cs, ns, "default", "other"); err != nil {
+				return err
+			}
+			return workload.Deployment(ctx, cs, ns, "app", image)
+		}, backoff, "ServiceAccountSecretsNotApplied"},
+		// The template sets its own list: the Secret goes into it, next to "other".
+		{"doc-own-list", basic, func(ctx context.Context, ns, image string) error {
+			if err := workload.PullSecret(ctx, cs, ns, "other", "other.registry.test", alice, alicePW); err != nil {
+				return err
+			}
+			return workload.Deployment(ctx, cs, ns, "app", image, "other")
+		}, backoff, "ServiceAccountSecretsNotApplied"},
 		{"doc-never", func() string { return regs.Basic.Ref("team/never:v1") }, func(ctx context.Context, ns, image string) error {
 			return workload.DeploymentWith(ctx, cs, ns, "app", image, func(s *corev1.PodSpec) { s.Containers[0].ImagePullPolicy = corev1.PullNever })
 		}, cluster.PodWaiting("ErrImageNeverPull"), "ImageNeverPull"},
@@ -115,12 +135,14 @@ func TestDoctor(t *testing.T) {
 			t.Fatalf("%s: %v", s.ns, err)
 		}
 	}
-	// The ServiceAccount gets the Secret only now, after its pod exists.
-	if err := workload.PullSecret(ctx, cs, "doc-sa-late", "regcred", regs.Basic.Host, alice, alicePW); err != nil {
-		t.Fatal(err)
-	}
-	if err := workload.AttachToServiceAccount(ctx, cs, "doc-sa-late", "default", "regcred"); err != nil {
-		t.Fatal(err)
+	// The ServiceAccounts get the Secret only now, after their pods exist.
+	for _, ns := range []string{"doc-sa-late", "doc-sa-copied", "doc-own-list"} {
+		if err := workload.PullSecret(ctx, cs, ns, "regcred", regs.Basic.Host, alice, alicePW); err != nil {
+			t.Fatal(err)
+		}
+		if err := workload.AttachToServiceAccount(ctx, cs, ns, "default", "regcred"); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	out, errOut, code := regcred(t, "", "doctor", "-A", "-o", "json")
@@ -156,8 +178,10 @@ func TestDoctor(t *testing.T) {
 	}
 
 	// The printed fixes that are commands, applied as printed (USER and $PASSWORD
-	// filled in): each makes its pod Running. The others need the registry or the node
-	// changed, which doctor says in words.
+	// filled in) and nothing else: no pod is deleted unless a fix says so, so a fix
+	// that forgets a restart leaves its pod failing. Each makes its pod Running, after
+	// the kubelet's next retry for fixes that only change a Secret. The others need the
+	// registry or the node changed, which doctor says in words.
 	fixed := map[string]bool{}
 	for _, f := range rep.Findings {
 		if f.Severity != "error" || fixed[f.Namespace] {
@@ -169,23 +193,31 @@ func TestDoctor(t *testing.T) {
 				applied = true
 			}
 		}
-		if !applied {
-			continue
-		}
-		fixed[f.Namespace] = true
-		// The kubelet would retry at its next back-off (up to 5 min); a new pod skips it.
-		if err := cs.CoreV1().Pods(f.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "app=app"}); err != nil {
-			t.Fatal(err)
-		}
+		fixed[f.Namespace] = applied
 	}
-	for _, ns := range []string{"doc-no-secret", "doc-other-namespace", "doc-wrong-port", "doc-wrong-password", "doc-malformed", "doc-sa-late"} {
+	for _, ns := range []string{"doc-no-secret", "doc-other-namespace", "doc-wrong-port", "doc-wrong-password", "doc-malformed", "doc-sa-late", "doc-sa-copied", "doc-own-list"} {
 		if !fixed[ns] {
 			t.Errorf("%s: no printed fix could be applied", ns)
 			continue
 		}
-		if _, err := cluster.WaitForPodSelected(ctx, cs, ns, "app=app", cluster.PodRunning); err != nil {
+		// A fix that changes only a Secret works at the kubelet's next retry, up to
+		// five minutes of back-off away; each wait gives up after three.
+		var err error
+		for range 2 {
+			if _, err = cluster.WaitForPodSelected(ctx, cs, ns, "app=app", cluster.PodRunning); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			t.Errorf("%s after the printed fix: %v", ns, err)
 		}
+	}
+	own, err := cs.AppsV1().Deployments("doc-own-list").Get(ctx, "app", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := own.Spec.Template.Spec.ImagePullSecrets; len(got) != 2 || got[0].Name != "other" || got[1].Name != "regcred" {
+		t.Errorf("doc-own-list: the template's list after the printed fix is %v, want [other regcred]", got)
 	}
 	out, _, code = regcred(t, "", "doctor", "-n", "doc-wrong-password")
 	if code != 0 {
@@ -211,33 +243,43 @@ func TestDoctor(t *testing.T) {
 }
 
 // applyFix runs one printed fix line if it is a command the test can run as a user
-// would paste it: kubectl regcred ..., or kubectl rollout restart. It reports whether
-// it ran one.
+// would paste it: kubectl regcred ..., kubectl rollout restart, kubectl delete pod (of
+// a pod whose controller makes it again), or kubectl patch --type json. It reports
+// whether it ran one.
 func applyFix(ctx context.Context, t *testing.T, line, password string) bool {
 	t.Helper()
-	line, _, _ = strings.Cut(line, "   #")
+	line, comment, _ := strings.Cut(line, "   #")
 	stdin := ""
 	if rest, ok := strings.CutPrefix(line, `printf '%s' "$PASSWORD" | `); ok {
 		line, stdin = rest, password
 	}
 	fields := strings.Fields(strings.ReplaceAll(line, "--username USER", "--username "+registry.UserAlice))
 	switch {
-	case len(fields) > 2 && fields[0] == "kubectl" && fields[1] == "regcred" && fields[2] != "show" && fields[2] != "verify":
+	case len(fields) > 2 && fields[0] == "kubectl" && fields[1] == "regcred" && fields[2] != "show" && fields[2] != "verify" && fields[2] != "status":
 		if strings.Contains(line, "-pull") {
 			return false // a new Secret the template must be changed to reference
 		}
 		if _, errOut, code := regcred(t, stdin, fields[2:]...); code != 0 {
 			t.Errorf("printed fix %q: exit %d: %s", line, code, errOut)
 		}
-		t.Logf("applied the printed fix: %s", line)
-		return true
 	case len(fields) == 6 && fields[1] == "rollout" && fields[2] == "restart":
 		_, name, _ := strings.Cut(fields[3], "/")
 		if err := workload.RolloutRestart(ctx, local.Client, fields[5], name); err != nil {
 			t.Errorf("printed fix %q: %v", line, err)
 		}
-		t.Logf("applied the printed fix: %s", line)
-		return true
+	case len(fields) == 6 && fields[1] == "delete" && fields[2] == "pod" && !strings.Contains(comment, "create it again"):
+		if err := local.Client.CoreV1().Pods(fields[5]).Delete(ctx, fields[3], metav1.DeleteOptions{}); err != nil {
+			t.Errorf("printed fix %q: %v", line, err)
+		}
+	case len(fields) > 8 && fields[1] == "patch" && fields[2] == "deployment" && fields[4] == "-n" && fields[6] == "--type" && fields[7] == "json":
+		_, patch, _ := strings.Cut(line, " -p '")
+		patch = strings.TrimSuffix(strings.TrimSpace(patch), "'")
+		if _, err := local.Client.AppsV1().Deployments(fields[5]).Patch(ctx, fields[3], types.JSONPatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Errorf("printed fix %q: %v", line, err)
+		}
+	default:
+		return false
 	}
-	return false
+	t.Logf("applied the printed fix: %s", line)
+	return true
 }
