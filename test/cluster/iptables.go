@@ -23,7 +23,7 @@ func saveRules() (map[string]string, error) {
 		if _, err := exec.LookPath(f + "-save"); err != nil {
 			continue
 		}
-		b, err := exec.Command(f+"-save").Output()
+		b, err := exec.Command(f + "-save").Output()
 		if err != nil {
 			return nil, fmt.Errorf("read the %s rules: %w", f, err)
 		}
