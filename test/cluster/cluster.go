@@ -388,6 +388,9 @@ func (c *Cluster) Stop() error {
 	if c.net != nil {
 		errs = append(errs, c.net.teardown())
 	}
+	if c.state != nil {
+		errs = append(errs, c.state.restoreHost())
+	}
 	if c.ownDir && os.Getenv(EnvKeep) == "" {
 		errs = append(errs, os.RemoveAll(c.Dir))
 	}

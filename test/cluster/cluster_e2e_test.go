@@ -4,7 +4,6 @@ package cluster_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,10 +17,12 @@ import (
 )
 
 // TestStartStop brings a cluster up, runs a pod on it, and checks that Stop leaves
-// no process, bridge, route or rule behind.
+// the host as it was: no process, mount, bridge, route, iptables chain or rule,
+// kernel setting, file or cgroup of the cluster.
 func TestStartStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	before := snapshotHost(t)
 	c, err := cluster.Start(ctx, cluster.Options{Progress: testWriter{t}})
 	if err != nil {
 		t.Fatal(err)
@@ -76,17 +77,8 @@ func TestStartStop(t *testing.T) {
 			t.Errorf("pid %d still runs after Stop", pid)
 		}
 	}
-	if _, err := net.InterfaceByName("regcred0"); err == nil {
-		t.Error("bridge regcred0 still exists after Stop")
-	}
-	if out, _ := exec.Command("ip", "route").CombinedOutput(); strings.Contains(string(out), "10.96.0.0/12") {
-		t.Errorf("Service range route left after Stop:\n%s", out)
-	}
-	if out, _ := exec.Command("iptables", "-S", "FORWARD").CombinedOutput(); strings.Contains(string(out), "regcred0") {
-		t.Errorf("FORWARD rule left after Stop:\n%s", out)
-	}
-	if left := livingProcesses(c.Dir); len(left) > 0 {
-		t.Errorf("processes of the cluster left after Stop: %v", left)
+	if left := before.diff(snapshotHost(t, c.Dir)); len(left) > 0 {
+		t.Errorf("the host differs after Stop:\n%s", strings.Join(left, "\n"))
 	}
 	if _, err := os.Stat(c.Dir); err == nil {
 		t.Errorf("cluster folder %s left after Stop", c.Dir)

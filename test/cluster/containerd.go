@@ -79,12 +79,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = %q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %q
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), socketPath(dir), pauseImage, cniDir, certsD)
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), socketPath(dir), pauseImage, filepath.Join(dir, "runc"), cniDir, certsD)
 	// The node's own credentials, as a docker login on the node would be: containerd
 	// uses them when the kubelet passes none.
 	for _, host := range slices.Sorted(maps.Keys(auth)) {

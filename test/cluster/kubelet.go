@@ -40,7 +40,8 @@ resolvConf: ""
 nodeStatusUpdateFrequency: 5s
 syncFrequency: 10s
 fileCheckFrequency: 10s
-`, nodeIP, port, healthzPort, runtimeSocket)
+podLogsDir: %s
+`, nodeIP, port, healthzPort, runtimeSocket, filepath.Join(dir, "pod-logs"))
 	path := filepath.Join(dir, "kubelet.yaml")
 	return path, pki.WriteFile(path, []byte(cfg))
 }

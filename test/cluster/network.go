@@ -4,12 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 )
-
-const ipForward = "/proc/sys/net/ipv4/ip_forward"
 
 // network is the host side of the cluster network and how to undo it.
 type network struct {
@@ -36,12 +33,8 @@ func setupNetwork(bridges []node, serviceCIDR string) (_ *network, err error) {
 			return nil, err
 		}
 	}
-	// The bridge plugin turns forwarding on; put back what the machine had.
-	forward, err := os.ReadFile(ipForward)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ipForward, err)
-	}
-	n.undo = append(n.undo, func() error { return os.WriteFile(ipForward, forward, 0o644) })
+	// The bridge plugin turns forwarding on: the state file puts back what the
+	// machine had (restoreHost).
 	return n, nil
 }
 

@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,7 +22,35 @@ type proc struct {
 	err  error
 }
 
-// startProc starts a daemon in its own process group with its output in logDir/name.log.
+// spawn runs functions on one goroutine locked to its OS thread for the life of the
+// process. Daemons are started there because their parent-death signal (Pdeathsig)
+// fires when the thread that forked them ends, not the process: Go ends a thread when
+// a goroutine that locked it returns, which any library may do, so a daemon forked
+// from an ordinary goroutine could be killed while the harness still runs. This
+// thread never ends before the process does.
+var spawn = sync.OnceValue(func() chan<- func() {
+	ch := make(chan func())
+	go func() {
+		runtime.LockOSThread()
+		for f := range ch {
+			f()
+		}
+	}()
+	return ch
+})
+
+// startOnSpawner runs cmd.Start on the spawner thread.
+func startOnSpawner(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	spawn() <- func() { done <- cmd.Start() }
+	return <-done
+}
+
+// startProc starts a daemon in its own process group (so that the terminal's Ctrl-C
+// reaches only the harness, which then stops it in order) with its output in
+// logDir/name.log. The kernel SIGKILLs it if the harness process dies first (kill -9,
+// a test binary's time-out): the daemons never outlive the harness; what they leave
+// (containers, mounts, network) the state file lets the next Start undo.
 func startProc(logDir, name, path string, args ...string) (*proc, error) {
 	logPath := filepath.Join(logDir, name+".log")
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
@@ -30,8 +60,8 @@ func startProc(logDir, name, path string, args ...string) (*proc, error) {
 	defer f.Close()
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := startOnSpawner(cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}

@@ -30,7 +30,11 @@ type stateFile struct {
 	Bridges     []string `json:"bridges,omitempty"`
 	ServiceCIDR string   `json:"serviceCIDR,omitempty"`
 	Sockets     []string `json:"sockets,omitempty"`
-	Forward     string   `json:"ipForward,omitempty"`
+	// What the host had before the cluster started, to put back: kernel settings,
+	// iptables-save output by front end, host paths that did not exist.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	Rules   map[string]string `json:"rules,omitempty"`
+	Absent  []string          `json:"absent,omitempty"`
 }
 
 // claimState takes the state file of a bridge, cleaning up after a dead owner first.
@@ -47,10 +51,11 @@ func claimState(bridge, dir string) (*stateFile, error) {
 			}
 		}
 	}
-	s := &stateFile{path: path, Owner: os.Getpid(), Dir: dir}
-	if b, err := os.ReadFile(ipForward); err == nil {
-		s.Forward = string(b)
+	rules, err := saveRules()
+	if err != nil {
+		return nil, err
 	}
+	s := &stateFile{path: path, Owner: os.Getpid(), Dir: dir, Sysctls: readSysctls(), Rules: rules, Absent: absentHostPaths()}
 	return s, s.save()
 }
 
@@ -100,7 +105,7 @@ func (s *stateFile) release() error {
 }
 
 // reap undoes what a killed cluster left: its daemons, containers, mounts, network
-// settings and folder.
+// settings, what it changed on the host, and its folder.
 func (s *stateFile) reap() error {
 	var errs []error
 	for _, pid := range s.Pids {
@@ -119,9 +124,7 @@ func (s *stateFile) reap() error {
 	if s.ServiceCIDR != "" {
 		_ = run("ip", "route", "del", "blackhole", s.ServiceCIDR)
 	}
-	if s.Forward != "" {
-		errs = append(errs, os.WriteFile(ipForward, []byte(s.Forward), 0o644))
-	}
+	errs = append(errs, s.restoreHost())
 	if strings.HasPrefix(filepath.Base(s.Dir), "regcred-cluster-") {
 		errs = append(errs, os.RemoveAll(s.Dir))
 	}

@@ -32,6 +32,12 @@ func main() {
 func run(once bool) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// `make demo | tee demo.log` then Ctrl-C: tee dies of the same SIGINT, and Go
+	// kills a program whose write to a broken stdout or stderr raises SIGPIPE unless
+	// SIGPIPE is asked for. Asked for here (and never read), such writes just fail and
+	// the cluster is still stopped. Notify rather than Ignore: an ignored SIGPIPE
+	// would be inherited by every daemon the cluster starts.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	start := time.Now()
 	c, err := cluster.Start(ctx, cluster.Options{Progress: os.Stderr})
 	if err != nil {
@@ -82,6 +88,7 @@ The cluster is yours. In another terminal:
 `, r.Basic.Host, r.Passwords[registry.UserAlice], r.Token.Host, r.Passwords[registry.UserBob], r.TLS.Host,
 		c.Kubeconfig, image, image, r.Passwords[registry.UserAlice], r.Basic.Host)
 	fmt.Println("Ctrl-C here stops the cluster and removes everything it started.")
+	fmt.Fprintln(os.Stderr, "demo: ready; Ctrl-C stops the cluster")
 	<-ctx.Done()
 	return nil
 }

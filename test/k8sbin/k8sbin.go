@@ -37,8 +37,7 @@ func dir(ctx context.Context) (string, error) {
 		}
 		return d, nil
 	}
-	_, self, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(self), "..", "..", "hack", "k8s-bins.sh")
+	script := buildScript()
 	cmd := exec.CommandContext(ctx, "bash", script)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -46,6 +45,14 @@ func dir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("build Kubernetes binaries with %s: %w", script, err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// buildScript is hack/k8s-bins.sh of this checkout. It builds under a file lock into
+// a folder renamed into place when complete, so the test binaries of a bare
+// `go test ./...` that ask at once wait for one build and share it.
+func buildScript() string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "..", "..", "hack", "k8s-bins.sh")
 }
 
 // Path returns the path of one binary in Dir.
