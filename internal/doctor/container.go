@@ -42,7 +42,7 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 	if len(res.Matches) > 0 && res.Matches[0].Username == "" && res.Matches[0].Password == "" && (authish || code == "") {
 		m := res.Matches[0]
 		f.Code, f.Secret = EmptyCredential, secretName(m.Source)
-		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", dockercfg.DisplayKey(m.Key), m.Source)
+		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", m.Key, m.Source)
 		f.Fix = d.overwriteFix(p, f.Secret, registryOf(res.Repository), "USER")
 		return []Finding{f}
 	}
@@ -79,12 +79,9 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		if d.opts.Static {
 			f.Message = fmt.Sprintf("no pull Secret of the pod has a key for %s: the kubelet pulls it anonymously", registryOf(res.Repository))
 		}
-		var keys []string
 		for _, n := range res.NearMisses {
-			keys = append(keys, n.Key)
-			f.Message += fmt.Sprintf("; %s in %s: %s", dockercfg.DisplayKey(n.Key), n.Source, n.Reason)
+			f.Message += fmt.Sprintf("; %s in %s: %s", n.Key, n.Source, n.Reason)
 		}
-		f.Message = dockercfg.RedactUserInfo(f.Message, keys...)
 		f.Fix = d.createFix(p, res)
 	case code == CredentialRejected:
 		m := d.failedMatch(c.image, res)

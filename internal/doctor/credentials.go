@@ -46,7 +46,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			pc.findings = append(pc.findings, secretFinding{Finding: d.secretNotFound(p, ref.Name, f)})
 			continue
 		}
-		cfg, err := dockercfg.FromSecret(s)
+		entries, _, err := keyring.FromSecret(s)
 		var parseErr *dockercfg.ParseError
 		switch {
 		case errors.Is(err, dockercfg.ErrWrongType) || errors.Is(err, dockercfg.ErrNoData):
@@ -76,9 +76,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			}
 			pc.findings = append(pc.findings, secretFinding{Finding: f})
 		default:
-			for _, e := range cfg.Entries {
-				pc.entries = append(pc.entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: key(s.Namespace, s.Name)})
-			}
+			pc.entries = append(pc.entries, entries...)
 		}
 	}
 	return pc
@@ -122,11 +120,7 @@ func wouldBeEntries(s *corev1.Secret) []keyring.Entry {
 	if cfg == nil || err != nil {
 		return nil
 	}
-	var out []keyring.Entry
-	for _, e := range cfg.Entries {
-		out = append(out, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: key(s.Namespace, s.Name)})
-	}
-	return out
+	return keyring.FromConfig(cfg, key(s.Namespace, s.Name))
 }
 
 // matchesAny reports whether some entry applies to an image; with no entries known,
@@ -157,13 +151,9 @@ func (d *diagnosis) saMissing(p *corev1.Pod, image string) string {
 		if !ok {
 			continue
 		}
-		cfg, err := dockercfg.FromSecret(s)
+		entries, _, err := keyring.FromSecret(s)
 		if err != nil {
 			continue
-		}
-		var entries []keyring.Entry
-		for _, e := range cfg.Entries {
-			entries = append(entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password})
 		}
 		if matchesAny(entries)(image) && len(entries) > 0 {
 			missing = append(missing, ref.Name)
