@@ -182,7 +182,13 @@ func Parse(data []byte, format Format) (*Config, error) {
 // found as the kubelet meets the entries (in document order, the first that fails),
 // or else the place in the document.
 func parseError(data []byte, format Format, err error) error {
-	key, entryErr := failingEntry(data, format)
+	// encoding/json checks the whole document before it decodes any of it: with a
+	// syntax error, no entry was looked at.
+	var key string
+	var entryErr error
+	if syn := (*json.SyntaxError)(nil); !errors.As(err, &syn) {
+		key, entryErr = failingEntry(data, format)
+	}
 	if entryErr == nil {
 		pe := jsonError(data, err)
 		if typ := (*json.UnmarshalTypeError)(nil); errors.As(err, &typ) && typ.Field == "" {

@@ -113,6 +113,7 @@ func TestParseErrors(t *testing.T) {
 		{"dockercfg entry is a string", `{"r":"x"}`, Dockercfg, ErrShape, `entry "r"`, 1, 2},
 		{"dockercfg auth without colon", `{"r":{"auth":"bm9jb2xvbg=="}}`, Dockercfg, ErrAuthNoColon, `entry "r"`, 1, 2},
 		{"dockercfg top level array", `[]`, Dockercfg, ErrShape, "top level must be a JSON object", 1, 1},
+		{"a syntax error after a failing entry", `{"auths":{"r":"x"}`, ConfigJSON, ErrSyntax, "not valid JSON", 1, 19},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
