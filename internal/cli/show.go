@@ -133,11 +133,7 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 	if skipped {
 		v.Warnings = append(v.Warnings, err.Error())
 		// Show what it would hold under the right type, to help the fix.
-		if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
-			cfg, err = dockercfg.Parse(data, dockercfg.ConfigJSON)
-		} else if data, ok := s.Data[corev1.DockerConfigKey]; ok {
-			cfg, err = dockercfg.Parse(data, dockercfg.Dockercfg)
-		} else {
+		if cfg, err = dockercfg.UnderRightType(s); errors.Is(err, dockercfg.ErrNoData) {
 			return v
 		}
 	}

@@ -1,8 +1,11 @@
 package dockercfg
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
 )
 
 func TestKeyFor(t *testing.T) {
@@ -55,5 +58,34 @@ func TestLoginHost(t *testing.T) {
 		if got := LoginHost(key); got != want {
 			t.Errorf("LoginHost(%q) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+func TestUnderRightType(t *testing.T) {
+	auth := `{"r":{"auth":"` + EncodeAuth("u", "p") + `"}}`
+	tests := []struct {
+		name    string
+		secret  *corev1.Secret
+		want    int // entries
+		wantErr error
+	}{
+		{"Opaque holding .dockerconfigjson", &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":` + auth + `}`)}}, 1, nil},
+		{"dockerconfigjson type holding .dockercfg", &corev1.Secret{Type: corev1.SecretTypeDockerConfigJson, Data: map[string][]byte{corev1.DockerConfigKey: []byte(auth)}}, 1, nil},
+		{"malformed data", &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{corev1.DockerConfigKey: []byte(`{"r":1}`)}}, 0, ErrShape},
+		{"neither key", &corev1.Secret{Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"x": nil}}, 0, ErrNoData},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := UnderRightType(tt.secret)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("UnderRightType() error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(cfg.Entries) != tt.want {
+				t.Fatalf("UnderRightType() = %v, %v; want %d entries", cfg, err, tt.want)
+			}
+		})
 	}
 }

@@ -110,14 +110,8 @@ func (d *diagnosis) secretNotFound(p *corev1.Pod, name string, f Finding) Findin
 
 // wouldBeEntries reads what a Secret the kubelet skips would hold under the right type.
 func wouldBeEntries(s *corev1.Secret) []keyring.Entry {
-	var cfg *dockercfg.Config
-	var err error
-	if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
-		cfg, err = dockercfg.Parse(data, dockercfg.ConfigJSON)
-	} else if data, ok := s.Data[corev1.DockerConfigKey]; ok {
-		cfg, err = dockercfg.Parse(data, dockercfg.Dockercfg)
-	}
-	if cfg == nil || err != nil {
+	cfg, err := dockercfg.UnderRightType(s)
+	if err != nil {
 		return nil
 	}
 	return keyring.FromConfig(cfg, key(s.Namespace, s.Name))
