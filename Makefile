@@ -40,9 +40,10 @@ image:
 	@mkdir -p bin
 	$(GO) run ./hack/image $(if $(IMAGE_OUT),-o $(IMAGE_OUT),$(if $(IMAGE_PUSH),,-o bin/regcred-image.tar)) $(if $(IMAGE_PUSH),--push $(IMAGE_PUSH)) $(if $(VERSION),--version $(VERSION))
 
-## test: unit tests and integration tests against a real kube-apiserver and etcd and real registries
+## test: unit tests and integration tests against a real kube-apiserver and etcd and real registries; the keyring differential test against the pinned kubelet code
 test:
 	REGCRED_K8S_BIN_DIR=$(K8S_BINS) REGCRED_HELM=$(HELM) $(GO) test -count=1 $(TEST_FLAGS) ./...
+	cd hack/tools/k8s && $(GO) test -count=1 ./...   # regcred's keyring against the kubelet's own code
 
 ## e2e: end-to-end suites on a real local cluster (root; one cluster at a time, so -p 1)
 e2e:

@@ -10,9 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/regcred/regcred/internal/dockercfg"
-	"github.com/regcred/regcred/internal/keyring"
 )
 
 // clientFor returns a clientset and the namespace the kubeconfig or -n names.
@@ -102,22 +99,3 @@ func (m dryRunMode) suffix() string {
 }
 
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }
-
-// keyRedactor returns a function that replaces, in a text, the keys that carry user
-// information (https://user:password@host) with their printable form.
-func keyRedactor(entries []keyring.Entry) func(string) string {
-	r := map[string]string{}
-	var keys []string
-	for _, e := range entries {
-		keys = append(keys, e.Key)
-		if d := dockercfg.DisplayKey(e.Key); d != e.Key {
-			r[e.Key] = d
-		}
-	}
-	return func(s string) string {
-		for k, d := range r {
-			s = strings.ReplaceAll(s, k, d)
-		}
-		return dockercfg.RedactUserInfo(s, keys...)
-	}
-}

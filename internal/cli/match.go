@@ -105,7 +105,7 @@ func (o *MatchOptions) Run(ctx context.Context) error {
 	case len(o.SecretFiles) > 0:
 		var secrets []*corev1.Secret
 		if secrets, err = readSecretFiles(o.SecretFiles); err == nil {
-			entries, warnings, err = keyringEntries(secrets, nsName)
+			entries, warnings, err = keyringEntries(secrets)
 		}
 	default:
 		entries, warnings, err = o.clusterEntries(ctx)
@@ -119,13 +119,12 @@ func (o *MatchOptions) Run(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	redact := keyRedactor(entries)
 	report := matchReport{Image: res.Image, Repository: res.Repository, Credentials: []matchCredential{}, NearMisses: []matchNearMiss{}, Warnings: warnings}
 	for _, m := range res.Matches {
-		report.Credentials = append(report.Credentials, matchCredential{Key: redact(m.Key), Username: m.Username, Source: m.Source, Fallback: m.Fallback})
+		report.Credentials = append(report.Credentials, matchCredential{Key: m.Key, Username: m.Username, Source: m.Source, Fallback: m.Fallback})
 	}
 	for _, n := range res.NearMisses {
-		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: redact(n.Key), Reason: redact(n.Reason), Source: n.Source})
+		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: n.Key, Reason: n.Reason, Source: n.Source})
 	}
 	if o.Output == "json" {
 		return printValue(o.Out, "json", report)
@@ -143,7 +142,7 @@ func (o *MatchOptions) clusterEntries(ctx context.Context) ([]keyring.Entry, []s
 	if err != nil {
 		return nil, nil, err
 	}
-	entries, more, err := keyringEntries(secrets, nsName)
+	entries, more, err := keyringEntries(secrets)
 	return entries, append(warnings, more...), err
 }
 

@@ -133,11 +133,7 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 	if skipped {
 		v.Warnings = append(v.Warnings, err.Error())
 		// Show what it would hold under the right type, to help the fix.
-		if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
-			cfg, err = dockercfg.Parse(data, dockercfg.ConfigJSON)
-		} else if data, ok := s.Data[corev1.DockerConfigKey]; ok {
-			cfg, err = dockercfg.Parse(data, dockercfg.Dockercfg)
-		} else {
+		if cfg, err = dockercfg.UnderRightType(s); errors.Is(err, dockercfg.ErrNoData) {
 			return v
 		}
 	}
@@ -150,8 +146,9 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 		v.Warnings = append(v.Warnings, err.Error())
 		return v
 	}
-	for _, e := range cfg.Entries {
-		ev := entryView{Key: dockercfg.DisplayKey(e.Key), Username: e.Username, Email: e.Email, Password: "(redacted)"}
+	// The keyring's entries carry keys with any user information redacted.
+	for i, e := range keyring.FromConfig(cfg, "") {
+		ev := entryView{Key: e.Key, Username: e.Username, Email: cfg.Entries[i].Email, Password: "(redacted)"}
 		if e.Password == "" {
 			ev.Password = ""
 		} else if reveal {
@@ -165,18 +162,6 @@ func viewSecret(s *corev1.Secret, reveal bool) secretView {
 		v.Entries = append(v.Entries, ev)
 	}
 	v.Warnings = append(v.Warnings, cfg.Problems()...)
-	// A key written with user information may carry a password, in whatever form the
-	// kubelet rewrote it.
-	var keys []string
-	for _, e := range cfg.Entries {
-		keys = append(keys, e.Key)
-	}
-	for i := range v.Entries {
-		v.Entries[i].KubeletKey = dockercfg.RedactUserInfo(v.Entries[i].KubeletKey, keys...)
-	}
-	for i := range v.Warnings {
-		v.Warnings[i] = dockercfg.RedactUserInfo(v.Warnings[i], keys...)
-	}
 	return v
 }
 

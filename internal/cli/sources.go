@@ -79,11 +79,11 @@ func getSecrets(ctx context.Context, cs kubernetes.Interface, ns string, names [
 // keyringEntries turns Secrets into the kubelet's keyring input, in order. Secrets the
 // kubelet skips give warnings; a Secret it cannot parse is an error, since the kubelet
 // then fails the pull outright.
-func keyringEntries(secrets []*corev1.Secret, source func(*corev1.Secret) string) ([]keyring.Entry, []string, error) {
+func keyringEntries(secrets []*corev1.Secret) ([]keyring.Entry, []string, error) {
 	var entries []keyring.Entry
 	var warnings []string
 	for _, s := range secrets {
-		cfg, err := dockercfg.FromSecret(s)
+		found, cfg, err := keyring.FromSecret(s)
 		switch {
 		case errors.Is(err, dockercfg.ErrWrongType), errors.Is(err, dockercfg.ErrNoData):
 			warnings = append(warnings, err.Error()+"; the kubelet skips it")
@@ -94,9 +94,7 @@ func keyringEntries(secrets []*corev1.Secret, source func(*corev1.Secret) string
 		for _, p := range cfg.Problems() {
 			warnings = append(warnings, fmt.Sprintf("secret %s/%s: %s", s.Namespace, s.Name, p))
 		}
-		for _, e := range cfg.Entries {
-			entries = append(entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: source(s)})
-		}
+		entries = append(entries, found...)
 	}
 	return entries, warnings, nil
 }
@@ -115,15 +113,10 @@ func dockerConfigEntries(path string) ([]keyring.Entry, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--docker-config %s: %w", path, err)
 	}
-	var entries []keyring.Entry
-	for _, e := range cfg.Entries {
-		entries = append(entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: path})
-	}
+	entries := keyring.FromConfig(cfg, path)
 	var warnings []string
 	for _, p := range cfg.Problems() {
 		warnings = append(warnings, path+": "+p)
 	}
 	return entries, warnings, nil
 }
-
-func nsName(s *corev1.Secret) string { return s.Namespace + "/" + s.Name }

@@ -119,7 +119,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("get secret %s/%s: %w", ns, o.Secret, err)
 		}
-		if entries, warnings, err = keyringEntries([]*corev1.Secret{s}, nsName); err != nil {
+		if entries, warnings, err = keyringEntries([]*corev1.Secret{s}); err != nil {
 			return err
 		}
 	} else {
@@ -135,7 +135,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		if password == "" {
 			return fmt.Errorf("the password on stdin is empty")
 		}
-		entries = []keyring.Entry{{Key: key, Username: o.Username, Password: password, Source: "--server"}}
+		entries = []keyring.Entry{keyring.NewEntry(key, o.Username, password, "--server")}
 	}
 	res, err := keyring.Lookup(o.Image, entries)
 	if errors.Is(err, keyring.ErrInvalidImage) {
@@ -143,10 +143,9 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	} else if err != nil {
 		return err
 	}
-	redact := keyRedactor(entries)
 	report := verifyReport{Image: o.Image, Repository: res.Repository, Attempts: []verifyAttempt{}, Warnings: warnings}
 	for _, n := range res.NearMisses {
-		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: redact(n.Key), Reason: redact(n.Reason), Source: n.Source})
+		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: n.Key, Reason: n.Reason, Source: n.Source})
 	}
 	// The kubelet tries the matching credentials in order and stops at the first that
 	// works; with none it pulls anonymously.
@@ -156,7 +155,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		report.Attempts = append(report.Attempts, verifyAttempt{Key: redact(m.Key), Username: m.Username, Source: m.Source, Result: r})
+		report.Attempts = append(report.Attempts, verifyAttempt{Key: m.Key, Username: m.Username, Source: m.Source, Result: r})
 		if r.Outcome.Pullable() {
 			report.Pullable = true
 			break

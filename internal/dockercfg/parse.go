@@ -89,80 +89,182 @@ type Config struct {
 	CredHelpers map[string]string
 }
 
-// rawEntry holds the fields of an entry; encoding/json matches names without regard
-// to case, as it does for the kubelet.
-type rawEntry struct {
-	Username      string `json:"username"`
-	Password      string `json:"password"`
-	Email         string `json:"email"`
-	Auth          string `json:"auth"`
-	IdentityToken string `json:"identitytoken"`
-	RegistryToken string `json:"registrytoken"`
+// kubeletEntry decodes one entry exactly as the kubelet's DockerConfigEntry does
+// (k8s.io/kubernetes/pkg/credentialprovider, v1.37): it reads only username, password,
+// email and auth, matching names without regard to case, and fails on a field of
+// another JSON type or an auth it cannot decode. The rest of an entry is never looked at.
+type kubeletEntry struct {
+	Credential
+	auth          string // the auth field as written
+	fieldUser     string // the username field, before auth overrides it
+	fieldPass     string
+	hasAuth       bool
+	identityToken bool
+	registryToken bool
 }
 
-// Parse reads a docker config of the given format as the kubelet does.
+// UnmarshalJSON is the kubelet's DockerConfigEntry.UnmarshalJSON, with what a
+// diagnosis needs besides.
+func (e *kubeletEntry) UnmarshalJSON(data []byte) error {
+	var fields struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Email    string `json:"email"`
+		Auth     string `json:"auth"`
+	}
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return err
+	}
+	e.Credential = Credential{Username: fields.Username, Password: fields.Password, Email: fields.Email}
+	e.fieldUser, e.fieldPass = fields.Username, fields.Password
+	// Tokens the kubelet ignores; read leniently, since a wrong type there is no error
+	// for the kubelet.
+	var tokens struct {
+		IdentityToken any `json:"identitytoken"`
+		RegistryToken any `json:"registrytoken"`
+	}
+	if json.Unmarshal(data, &tokens) == nil {
+		e.identityToken = tokens.IdentityToken != nil && tokens.IdentityToken != ""
+		e.registryToken = tokens.RegistryToken != nil && tokens.RegistryToken != ""
+	}
+	if fields.Auth == "" {
+		return nil
+	}
+	user, pass, err := decodeAuth(fields.Auth)
+	if err != nil {
+		return err
+	}
+	e.auth, e.hasAuth = fields.Auth, true
+	e.Username, e.Password = user, pass
+	return nil
+}
+
+// kubeletConfigJSON is the kubelet's DockerConfigJSON: a wrongly typed HttpHeaders
+// fails the Secret for it, other top-level fields are never looked at.
+type kubeletConfigJSON struct {
+	Auths       map[string]kubeletEntry `json:"auths"`
+	HTTPHeaders map[string]string       `json:"HttpHeaders"`
+}
+
+// Parse reads a docker config of the given format as the kubelet does: it fails
+// exactly where the kubelet fails (the whole Secret, and with it the pod's keyring),
+// with a *ParseError that says where and how to fix it.
 func Parse(data []byte, format Format) (*Config, error) {
-	var top any
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, jsonError(data, err)
-	}
-	if _, ok := top.(map[string]any); !ok {
-		return nil, &ParseError{Line: 1, Column: 1, Err: ErrShape, Hint: "the top level must be a JSON object"}
-	}
 	cfg := &Config{Format: format}
-	var entries map[string]json.RawMessage
+	var entries map[string]kubeletEntry
+	var err error
 	switch format {
 	case ConfigJSON:
-		// Exactly what the kubelet decodes: a wrongly typed HttpHeaders fails the
-		// Secret for it, other fields are never looked at.
-		var secret struct {
-			Auths       map[string]json.RawMessage `json:"auths"`
-			HTTPHeaders map[string]string          `json:"HttpHeaders"`
-		}
-		if err := json.Unmarshal(data, &secret); err != nil {
-			return nil, jsonError(data, err)
-		}
+		var secret kubeletConfigJSON
+		err = json.Unmarshal(data, &secret)
 		entries, cfg.HasAuths = secret.Auths, secret.Auths != nil
 	case Dockercfg:
-		if err := json.Unmarshal(data, &entries); err != nil {
-			return nil, jsonError(data, err)
-		}
+		err = json.Unmarshal(data, &entries)
 	}
-	for key, raw := range entries {
-		e, err := parseEntry(key, raw)
-		if err != nil {
-			line, col := locateKey(data, key)
-			err.Line, err.Column = line, col
-			return nil, err
-		}
-		cfg.Entries = append(cfg.Entries, e)
+	if err != nil {
+		return nil, parseError(data, format, err)
+	}
+	for key, k := range entries {
+		cfg.Entries = append(cfg.Entries, Entry{
+			Key:           key,
+			Credential:    k.Credential,
+			HasAuth:       k.hasAuth,
+			AuthDisagrees: k.hasAuth && (k.fieldUser != "" || k.fieldPass != "") && (k.fieldUser != k.Username || k.fieldPass != k.Password),
+			IdentityToken: k.identityToken,
+			RegistryToken: k.registryToken,
+		})
 	}
 	slices.SortFunc(cfg.Entries, func(a, b Entry) int { return strings.Compare(a.Key, b.Key) })
 	return cfg, nil
 }
 
-func parseEntry(key string, raw json.RawMessage) (Entry, *ParseError) {
-	var r rawEntry
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return Entry{}, &ParseError{Key: key, Err: fmt.Errorf("%w: %v", ErrShape, err), Hint: `an entry is an object like {"auth": "<base64 of user:password>"}`}
+// parseError explains the error the kubelet's decoding gave: the entry it is in,
+// found as the kubelet meets the entries (in document order, the first that fails),
+// or else the place in the document.
+func parseError(data []byte, format Format, err error) error {
+	// encoding/json checks the whole document before it decodes any of it: with a
+	// syntax error, no entry was looked at.
+	var key string
+	var entryErr error
+	if syn := (*json.SyntaxError)(nil); !errors.As(err, &syn) {
+		key, entryErr = failingEntry(data, format)
 	}
-	e := Entry{
-		Key:           key,
-		Credential:    Credential{Username: r.Username, Password: r.Password, Email: r.Email},
-		IdentityToken: r.IdentityToken != "",
-		RegistryToken: r.RegistryToken != "",
+	if entryErr == nil {
+		pe := jsonError(data, err)
+		if typ := (*json.UnmarshalTypeError)(nil); errors.As(err, &typ) && typ.Field == "" {
+			pe.Line, pe.Column, pe.Hint = 1, 1, "the top level must be a JSON object"
+		}
+		return pe
 	}
-	if r.Auth == "" {
-		return e, nil
+	line, col := locateKey(data, key)
+	pe := &ParseError{Line: line, Column: col, Key: key}
+	var corrupt base64.CorruptInputError
+	switch {
+	case errors.Is(entryErr, ErrAuthNoColon):
+		pe.Err, pe.Hint = ErrAuthNoColon, authHint
+	case errors.As(entryErr, &corrupt):
+		pe.Err, pe.Hint = fmt.Errorf("%w (%v)", ErrAuthBase64, entryErr), authHint
+	default:
+		inner := jsonError(nil, entryErr)
+		pe.Err, pe.Hint = inner.Err, `an entry is an object like {"auth": "<base64 of user:password>"} whose fields are strings`
 	}
-	user, pass, err := DecodeAuth(r.Auth)
-	if err != nil {
-		return Entry{}, &ParseError{Key: key, Err: err, Hint: "set auth to the base64 of username:password, e.g. the output of: printf '%s' 'user:password' | base64 -w0"}
+	return pe
+}
+
+const authHint = "set auth to the base64 of username:password, e.g. the output of: printf '%s' 'user:password' | base64 -w0"
+
+// failingEntry returns the first entry, in document order, that the kubelet cannot
+// decode, and its error; "" and nil when the error is not in an entry.
+func failingEntry(data []byte, format Format) (string, error) {
+	var objects []json.RawMessage
+	switch format {
+	case ConfigJSON:
+		// Every top-level member that encoding/json would decode into "auths".
+		for _, m := range members(data) {
+			if strings.EqualFold(m.key, "auths") {
+				objects = append(objects, m.value)
+			}
+		}
+	case Dockercfg:
+		objects = append(objects, data)
 	}
-	e.HasAuth = true
-	e.AuthDisagrees = (r.Username != "" || r.Password != "") && (r.Username != user || r.Password != pass)
-	e.Username, e.Password = user, pass
-	return e, nil
+	for _, obj := range objects {
+		for _, m := range members(obj) {
+			var k kubeletEntry
+			if err := json.Unmarshal(m.value, &k); err != nil {
+				return m.key, err
+			}
+		}
+	}
+	return "", nil
+}
+
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+// members lists an object's members in document order, duplicates included; nil when
+// data is not an object (or not valid JSON).
+func members(data []byte) []member {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	var out []member
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return out
+		}
+		out = append(out, member{key: key, value: value})
+	}
+	return out
 }
 
 // ParseFile reads a docker CLI config.json: the entries as Parse reads them, plus the
@@ -187,14 +289,28 @@ func ParseFile(data []byte) (*Config, error) {
 // DecodeAuth decodes an auth field as the kubelet does: padded or unpadded base64 of
 // username:password, split at the first colon.
 func DecodeAuth(field string) (user, pass string, err error) {
+	user, pass, err = decodeAuth(field)
+	if errors.Is(err, ErrAuthNoColon) {
+		return "", "", err
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("%w (%v)", ErrAuthBase64, err)
+	}
+	return user, pass, nil
+}
+
+// decodeAuth is the kubelet's decodeDockerConfigFieldAuth: the base64 error as the
+// kubelet returns it, or ErrAuthNoColon.
+func decodeAuth(field string) (user, pass string, err error) {
 	var decoded []byte
+	// StdEncoding decodes only padded input, RawStdEncoding only unpadded.
 	if strings.HasSuffix(strings.TrimSpace(field), "=") {
 		decoded, err = base64.StdEncoding.DecodeString(field)
 	} else {
 		decoded, err = base64.RawStdEncoding.DecodeString(field)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("%w (%v)", ErrAuthBase64, err)
+		return "", "", err
 	}
 	user, pass, ok := strings.Cut(string(decoded), ":")
 	if !ok {
@@ -209,7 +325,7 @@ func EncodeAuth(user, pass string) string {
 }
 
 // jsonError turns an encoding/json error into a ParseError at its position.
-func jsonError(data []byte, err error) error {
+func jsonError(data []byte, err error) *ParseError {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	switch {

@@ -45,6 +45,17 @@ func TestParse(t *testing.T) {
 				{Key: "reg.example.com", Credential: Credential{Username: "alice", Password: "s3cret"}, HasAuth: true},
 			}},
 		{"dockerconfigjson without auths", `{"reg.example.com":{"auth":"` + auth + `"}}`, ConfigJSON, nil},
+		// What the kubelet does not look at, or accepts, parses.
+		{"null document", `null`, ConfigJSON, nil},
+		{"null auths", `{"auths":null}`, ConfigJSON, nil},
+		{"tokens of another type", `{"auths":{"r":{"username":"u","password":"p","identitytoken":5,"registrytoken":{}}}}`, ConfigJSON,
+			[]Entry{{Key: "r", Credential: Credential{Username: "u", Password: "p"}, IdentityToken: true, RegistryToken: true}}},
+		{"unknown fields of any type", `{"auths":{"r":{"username":"u","x":[1]}},"credsStore":5,"HttpHeaders":null}`, ConfigJSON,
+			[]Entry{{Key: "r", Credential: Credential{Username: "u"}}}},
+		{"null fields", `{"auths":{"r":{"username":null,"auth":null}}}`, ConfigJSON, []Entry{{Key: "r"}}},
+		{"auth with newlines", `{"auths":{"r":{"auth":"dXNl\ncjpwYXNz"}}}`, ConfigJSON,
+			[]Entry{{Key: "r", Credential: Credential{Username: "user", Password: "pass"}, HasAuth: true}}},
+		{"null dockercfg", `null`, Dockercfg, nil},
 		{"empty auth is ignored", `{"auths":{"r":{"auth":"","username":"u","password":"p"}}}`, ConfigJSON,
 			[]Entry{{Key: "r", Credential: Credential{Username: "u", Password: "p"}}}},
 	}
@@ -79,6 +90,30 @@ func TestParseErrors(t *testing.T) {
 		{"auth without colon", `{"auths":{"r":{"auth":"` + EncodeAuth("nocolon", "")[0:8] + `"}}}`, ConfigJSON, ErrAuthNoColon, `base64 of username:password`, 1, 11},
 		{"dockercfg with bad auth", `{"r":{"auth":"%%%"}}`, Dockercfg, ErrAuthBase64, `entry "r"`, 1, 2},
 		{"username is a number", `{"auths":{"r":{"username":5}}}`, ConfigJSON, ErrShape, `entry "r"`, 1, 11},
+		// Every way the kubelet's decoding (pkg/credentialprovider config.go and
+		// secrets.go, v1.37) fails that the API server lets through, which only checks
+		// that the data is a JSON object.
+		{"password is a boolean", `{"auths":{"r":{"password":true}}}`, ConfigJSON, ErrShape, `password is a JSON bool where a string belongs`, 1, 11},
+		{"email is an object", `{"auths":{"r":{"email":{}}}}`, ConfigJSON, ErrShape, `email is a JSON object where a string belongs`, 1, 11},
+		{"auth is a number", `{"auths":{"r":{"auth":12}}}`, ConfigJSON, ErrShape, `auth is a JSON number where a string belongs`, 1, 11},
+		{"field name in other case of the wrong type", `{"auths":{"r":{"USERNAME":[]}}}`, ConfigJSON, ErrShape, `entry "r"`, 1, 11},
+		{"entry is an array", `{"auths":{"r":[]}}`, ConfigJSON, ErrShape, `entry "r"`, 1, 11},
+		{"entry is a number", `{"auths":{"r":1}}`, ConfigJSON, ErrShape, `entry "r"`, 1, 11},
+		{"auths is an array", `{"auths":[]}`, ConfigJSON, ErrShape, `auths is a JSON array where an object belongs`, 1, 11},
+		{"Auths in other case is a number", `{"AUTHS":1}`, ConfigJSON, ErrShape, `is a JSON number where an object belongs`, 1, 11},
+		{"HttpHeaders is a string", `{"auths":{},"HttpHeaders":"x"}`, ConfigJSON, ErrShape, `HttpHeaders is a JSON string where an object belongs`, 1, 30},
+		{"HttpHeaders value is a number", `{"auths":{},"HttpHeaders":{"X-A":1}}`, ConfigJSON, ErrShape, `HttpHeaders`, 1, 35},
+		{"auth with a character outside base64", `{"auths":{"r":{"auth":"dXNlcjpw*XNz"}}}`, ConfigJSON, ErrAuthBase64, `illegal base64 data at input byte 8`, 1, 11},
+		{"auth padded in the middle", `{"auths":{"r":{"auth":"dQ==dXNlcjpwYXNz"}}}`, ConfigJSON, ErrAuthBase64, `illegal base64 data`, 1, 11},
+		{"auth with padding but wrong length", `{"auths":{"r":{"auth":"dXNlcjpwYX="}}}`, ConfigJSON, ErrAuthBase64, `illegal base64 data`, 1, 11},
+		{"auth url-safe base64", `{"auths":{"r":{"auth":"` + strings.NewReplacer("+", "-", "/", "_").Replace(EncodeAuth("u", "p>>>?")) + `"}}}`, ConfigJSON, ErrAuthBase64, `illegal base64 data`, 1, 11},
+		{"first failing entry in document order", `{"auths":{"b":{"auth":"!!!"},"a":{"auth":"bm9jb2xvbg=="}}}`, ConfigJSON, ErrAuthBase64, `entry "b"`, 1, 11},
+		{"a failing entry wins over a wrongly typed HttpHeaders before it", `{"HttpHeaders":1,"auths":{"r":{"auth":"bm9jb2xvbg=="}}}`, ConfigJSON, ErrAuthNoColon, `entry "r"`, 1, 27},
+		{"a later duplicate does not hide a failing entry", `{"auths":{"r":{"auth":"!!!"},"r":{}}}`, ConfigJSON, ErrAuthBase64, `entry "r"`, 1, 11},
+		{"dockercfg entry is a string", `{"r":"x"}`, Dockercfg, ErrShape, `entry "r"`, 1, 2},
+		{"dockercfg auth without colon", `{"r":{"auth":"bm9jb2xvbg=="}}`, Dockercfg, ErrAuthNoColon, `entry "r"`, 1, 2},
+		{"dockercfg top level array", `[]`, Dockercfg, ErrShape, "top level must be a JSON object", 1, 1},
+		{"a syntax error after a failing entry", `{"auths":{"r":"x"}`, ConfigJSON, ErrSyntax, "not valid JSON", 1, 19},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

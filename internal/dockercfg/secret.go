@@ -45,6 +45,19 @@ func FromSecret(s *corev1.Secret) (*Config, error) {
 	return cfg, nil
 }
 
+// UnderRightType reads what a Secret the kubelet skips for its type would give under
+// the type its data is for: its .dockerconfigjson, else its .dockercfg. A Secret with
+// neither gives ErrNoData.
+func UnderRightType(s *corev1.Secret) (*Config, error) {
+	if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
+		return Parse(data, ConfigJSON)
+	}
+	if data, ok := s.Data[corev1.DockerConfigKey]; ok {
+		return Parse(data, Dockercfg)
+	}
+	return nil, fmt.Errorf("secret %s/%s: %w", s.Namespace, s.Name, ErrNoData)
+}
+
 func typeName(t corev1.SecretType) string {
 	if t == "" {
 		return string(corev1.SecretTypeOpaque)

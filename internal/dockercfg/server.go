@@ -11,9 +11,16 @@ import (
 // Docker Hub image (through its index.docker.io fallback).
 const DockerHubKey = "https://index.docker.io/v1/"
 
-var dockerHubNames = map[string]bool{
-	"docker.io": true, "index.docker.io": true, "registry-1.docker.io": true, "registry.hub.docker.com": true,
-}
+// DockerHubAPIHost is the host that pulls from Docker Hub go to.
+const DockerHubAPIHost = "registry-1.docker.io"
+
+// IsDockerHub reports whether the kubelet takes a registry host (without port) for
+// Docker Hub: the image domain docker.io and its legacy name index.docker.io, which
+// image references normalize to docker.io and whose keys are the Docker Hub fallback.
+// No other name is Docker Hub to the kubelet: an image written as
+// registry-1.docker.io/x is on a registry of that name, which only a key for that name
+// matches. This is the one list of Docker Hub names.
+func IsDockerHub(host string) bool { return host == "docker.io" || host == "index.docker.io" }
 
 // KeyFor turns a registry as a user names it (reg.example.com, https://reg.example.com/,
 // reg.example.com:5000/team, docker.io) into the key to write, or explains why it
@@ -51,28 +58,28 @@ func KeyFor(server string) (string, error) {
 	if last := path[strings.LastIndex(path, "/")+1:]; strings.ContainsAny(last, ":@") {
 		return "", fmt.Errorf("registry %q names a tag or digest: a key names a registry or a repository path, e.g. %s", server, u.Host+strings.TrimSuffix(path[:strings.LastIndex(path, "/")+1], "/"))
 	}
-	if dockerHubNames[u.Hostname()] && u.Port() == "" {
+	if IsDockerHub(u.Hostname()) && u.Port() == "" {
 		if path == "" {
 			return DockerHubKey, nil
 		}
 		// Only docker.io with a path matches Docker Hub images by prefix
-		// (index.docker.io/x and registry-1.docker.io/x match nothing).
+		// (index.docker.io/x matches nothing).
 		return "docker.io" + path, nil
 	}
 	return u.Host + path, nil
 }
 
-// LoginHost returns the host to talk to for a key: registry-1.docker.io for Docker Hub.
+// LoginHost returns the host to talk to for a key: DockerHubAPIHost for Docker Hub.
 func LoginHost(key string) string {
 	if key == DockerHubKey {
-		return "registry-1.docker.io"
+		return DockerHubAPIHost
 	}
 	h := strings.TrimPrefix(strings.TrimPrefix(key, "https://"), "http://")
 	if i := strings.IndexByte(h, '/'); i >= 0 {
 		h = h[:i]
 	}
-	if dockerHubNames[h] {
-		return "registry-1.docker.io"
+	if IsDockerHub(h) {
+		return DockerHubAPIHost
 	}
 	return h
 }

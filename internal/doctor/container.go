@@ -43,7 +43,7 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 	if len(res.Matches) > 0 && res.Matches[0].Username == "" && res.Matches[0].Password == "" && (authish || code == "") {
 		m := res.Matches[0]
 		f.Code, f.Secret = EmptyCredential, secretName(m.Source)
-		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", dockercfg.DisplayKey(m.Key), m.Source)
+		f.Message = fmt.Sprintf("key %s in Secret %s has no username or password: the kubelet pulls anonymously for it and no longer uses the node's own credentials", m.Key, m.Source)
 		f.Fix = d.overwriteFix(p, f.Secret, c.image, "USER")
 		return []Finding{f}
 	}
@@ -93,12 +93,9 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 				f.Message += fmt.Sprintf("; ServiceAccount %s lists pull Secrets (%s) this pod never got, which could not be read to say whether one has a key for %s", serviceAccount(p), strings.Join(notCopied, ", "), registryOf(res.Repository))
 			}
 		}
-		var keys []string
 		for _, n := range res.NearMisses {
-			keys = append(keys, n.Key)
-			f.Message += fmt.Sprintf("; %s in %s: %s", dockercfg.DisplayKey(n.Key), n.Source, n.Reason)
+			f.Message += fmt.Sprintf("; %s in %s: %s", n.Key, n.Source, n.Reason)
 		}
-		f.Message = dockercfg.RedactUserInfo(f.Message, keys...)
 		f.Fix = d.createFix(p, res)
 	case code == CredentialRejected:
 		m := d.failedMatch(p, c.image, res)

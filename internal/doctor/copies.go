@@ -11,7 +11,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/regcred/regcred/api/v1alpha1"
-	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/pullsecret"
 	"github.com/regcred/regcred/internal/serviceaccount"
@@ -144,13 +143,9 @@ func copiesByNamespace(secrets map[string]*corev1.Secret) map[string][]*corev1.S
 // image, and its name, or nil.
 func (d *diagnosis) copyFor(p *corev1.Pod, image string) (*managedCopy, string) {
 	for _, s := range d.copies[p.Namespace] {
-		cfg, err := dockercfg.FromSecret(s)
+		entries, _, err := keyring.FromSecret(s)
 		if err != nil {
 			continue
-		}
-		var entries []keyring.Entry
-		for _, e := range cfg.Entries {
-			entries = append(entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password})
 		}
 		if len(entries) > 0 && matchesAny(entries)(image) {
 			return copyOf(s, d.snap.ClusterPullSecrets), s.Name

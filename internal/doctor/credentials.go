@@ -50,7 +50,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			pc.findings = append(pc.findings, secretFinding{Finding: d.secretNotFound(p, ref.Name, f)})
 			continue
 		}
-		cfg, err := dockercfg.FromSecret(s)
+		entries, _, err := keyring.FromSecret(s)
 		var parseErr *dockercfg.ParseError
 		switch {
 		case errors.Is(err, dockercfg.ErrWrongType) || errors.Is(err, dockercfg.ErrNoData):
@@ -81,9 +81,7 @@ func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
 			}
 			pc.findings = append(pc.findings, secretFinding{Finding: f})
 		default:
-			for _, e := range cfg.Entries {
-				pc.entries = append(pc.entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: key(s.Namespace, s.Name)})
-			}
+			pc.entries = append(pc.entries, entries...)
 		}
 	}
 	return pc
@@ -117,21 +115,11 @@ func (d *diagnosis) secretNotFound(p *corev1.Pod, name string, f Finding) Findin
 
 // wouldBeEntries reads what a Secret the kubelet skips would hold under the right type.
 func wouldBeEntries(s *corev1.Secret) []keyring.Entry {
-	var cfg *dockercfg.Config
-	var err error
-	if data, ok := s.Data[corev1.DockerConfigJsonKey]; ok {
-		cfg, err = dockercfg.Parse(data, dockercfg.ConfigJSON)
-	} else if data, ok := s.Data[corev1.DockerConfigKey]; ok {
-		cfg, err = dockercfg.Parse(data, dockercfg.Dockercfg)
-	}
-	if cfg == nil || err != nil {
+	cfg, err := dockercfg.UnderRightType(s)
+	if err != nil {
 		return nil
 	}
-	var out []keyring.Entry
-	for _, e := range cfg.Entries {
-		out = append(out, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password, Source: key(s.Namespace, s.Name)})
-	}
-	return out
+	return keyring.FromConfig(cfg, key(s.Namespace, s.Name))
 }
 
 // matchesAny reports whether some entry applies to an image; with no entries known,
@@ -162,13 +150,9 @@ func (d *diagnosis) saMissing(p *corev1.Pod, image string) []string {
 		if !ok {
 			continue
 		}
-		cfg, err := dockercfg.FromSecret(s)
+		entries, _, err := keyring.FromSecret(s)
 		if err != nil {
 			continue
-		}
-		var entries []keyring.Entry
-		for _, e := range cfg.Entries {
-			entries = append(entries, keyring.Entry{Key: e.Key, Username: e.Username, Password: e.Password})
 		}
 		if matchesAny(entries)(image) && len(entries) > 0 {
 			missing = append(missing, ref.Name)

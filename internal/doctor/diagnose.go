@@ -124,7 +124,9 @@ func (d *diagnosis) pod(p *corev1.Pod) []Finding {
 	cs := containers(p)
 	var failing []container
 	for _, c := range cs {
-		if d.failing(c) && !c.ephemeral {
+		// A Secret the kubelet cannot parse stops every pull of the pod, whatever
+		// the kubelet names the wait.
+		if !c.ephemeral && (d.failing(c) || (pc.broken && c.stuck(p))) {
 			failing = append(failing, c)
 		}
 	}

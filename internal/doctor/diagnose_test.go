@@ -58,6 +58,12 @@ func TestDiagnoseOffline(t *testing.T) {
 	malformed := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bad"}, Type: corev1.SecretTypeDockerConfigJson,
 		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"other.example.com":{"auth":"bm9jb2xvbg=="}}}`)}}
 	opaqueOther := pullSecret("ns", "opaque", corev1.SecretTypeOpaque, "other.example.com", "u", "p")
+	badBase64 := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bad"}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"reg.example.com":{"auth":"dXNlcjpw*XNz"}}}`)}}
+	wrongShape := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "bad"}, Type: corev1.SecretTypeDockercfg,
+		Data: map[string][]byte{corev1.DockerConfigKey: []byte(`{"reg.example.com":{"username":"u","password":12}}`)}}
+	pending := podWith("p", "reg.example.com/team/app:1", nil, "bad")
+	pending.Status = corev1.PodStatus{Phase: corev1.PodPending}
 	tests := []struct {
 		name string
 		snap *Snapshot
@@ -66,6 +72,12 @@ func TestDiagnoseOffline(t *testing.T) {
 	}{
 		{"running pod with a malformed Secret is a warning", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", nil, "bad")}, malformed), nil, "warning:SecretMalformed"},
 		{"failing pod with a malformed Secret is an error", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", &corev1.ContainerStateWaiting{Reason: "unable to parse auth field, must be formatted as base64(username:password)"}, "bad")}, malformed), nil, "error:SecretMalformed"},
+		// The kubelet puts its raw parse error in the waiting reason, whatever it is.
+		{"pod waiting on a Secret whose auth is not base64 is an error", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", &corev1.ContainerStateWaiting{Reason: "illegal base64 data at input byte 8"}, "bad")}, badBase64), nil, "error:SecretMalformed"},
+		{"pod waiting on a dockercfg Secret of the wrong shape is an error", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", &corev1.ContainerStateWaiting{Reason: "json: cannot unmarshal number into Go struct field dockerConfigEntryWithAuth.password of type string"}, "bad")}, wrongShape), nil, "error:SecretMalformed"},
+		{"pod still creating with a malformed Secret is an error", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}, "bad")}, badBase64), nil, "error:SecretMalformed"},
+		{"pending pod without statuses and a malformed Secret is an error", snapshot([]corev1.Pod{pending}, wrongShape), nil, "error:SecretMalformed"},
+		{"running pod with a Secret of the wrong shape is a warning", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", nil, "bad")}, wrongShape), nil, "warning:SecretMalformed"},
 		{"a container error that is not a pull", snapshot([]corev1.Pod{podWith("p", "nginx", &corev1.ContainerStateWaiting{Reason: "CreateContainerError", Message: "permission denied: unknown"})}), nil, ""},
 		{"no key for the registry", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", backoff(unauthorized))}), nil, "error:NoMatchingCredential"},
 		{"an Opaque Secret for another registry does not hide the cause", snapshot([]corev1.Pod{podWith("p", "reg.example.com/team/app:1", backoff(unauthorized), "opaque")}, opaqueOther), nil, "warning:SecretWrongType,error:NoMatchingCredential"},

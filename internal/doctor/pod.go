@@ -18,14 +18,23 @@ type container struct {
 	ephemeral   bool
 }
 
-// failing reports whether the container waits for an image it cannot have. The
-// kubelet names one such failure with its raw error as the reason: a pull Secret it
-// cannot parse ("unable to parse auth field ...").
+// failing reports whether the container waits for an image it cannot have. Besides
+// its named reasons, the kubelet puts the raw text of an error in getting pull
+// credentials in the reason: a pull Secret it cannot parse ("illegal base64 data at
+// input byte 8", "json: cannot unmarshal ...", "unable to parse auth field ..."). Its
+// named reasons are single words; only such raw errors have spaces.
 func (c container) failing() bool {
 	if c.waiting == nil {
 		return false
 	}
-	return pullReasons[c.waiting.Reason] || strings.Contains(c.waiting.Reason, "auth field")
+	return pullReasons[c.waiting.Reason] || strings.Contains(c.waiting.Reason, " ")
+}
+
+// stuck reports whether the container has not started: it waits, for any reason, or
+// has no state yet in a pod still pending. With a pull Secret the kubelet cannot
+// parse, such a container never starts.
+func (c container) stuck(p *corev1.Pod) bool {
+	return c.waiting != nil || (!c.running && p.Status.Phase == corev1.PodPending)
 }
 
 // containers lists init, regular and ephemeral containers with their statuses.

@@ -12,9 +12,11 @@ import (
 	"github.com/distribution/reference"
 )
 
-// parseImage reduces image to the named reference the kubelet looks credentials up
-// with, as parsers.ParseImageName does; the repository is its Name().
-func parseImage(image string) (reference.Named, error) {
+// ParseImage reduces image to the named reference the kubelet looks credentials up
+// with, as parsers.ParseImageName does; the repository is its Name(). An image the
+// kubelet cannot parse gives an error wrapping ErrInvalidImage. It is the one image
+// parser: the registry checks use it too.
+func ParseImage(image string) (reference.Named, error) {
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return nil, &imageError{image: image, err: err}

@@ -16,7 +16,7 @@ import (
 // An image the kubelet cannot parse gives an error wrapping ErrInvalidImage.
 func Lookup(image string, entries []Entry) (Result, error) {
 	res := Result{Image: image, Matches: []Match{}, NearMisses: []NearMiss{}}
-	named, err := parseImage(image)
+	named, err := ParseImage(image)
 	if err != nil {
 		return res, err
 	}

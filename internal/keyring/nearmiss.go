@@ -68,6 +68,8 @@ func unparsableReason(key string, err error) string {
 	}
 	reason := "the kubelet cannot parse this key and ignores it: " + err.Error()
 	switch host := looseHost(key); {
+	case strings.Contains(key, invalidUserInfo+"@"):
+		reason = "the kubelet cannot parse this key and ignores it: the user information written into it (shown as " + invalidUserInfo + ") is not valid in a URL; a key names only a registry"
 	case strings.TrimSpace(key) != key:
 		reason += " (the key has leading or trailing whitespace)"
 	case strings.ContainsAny(host, "[]") && strings.Trim(host, "[]0123456789abcdefABCDEF:.") != "":

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+
+	"github.com/regcred/regcred/internal/dockercfg"
 )
 
 // target is the image as the kubelet matches keys against it, plus what a user would
@@ -96,14 +98,13 @@ func literalSuffix(pattern string) string {
 // hasGlob reports whether s has a filepath.Match metacharacter.
 func hasGlob(s string) bool { return strings.ContainsAny(s, `*?[\`) }
 
-// isHubAlias reports whether the lower-case host is one of the names people use for
-// Docker Hub.
+// isHubAlias reports whether a key for the lower-case host looks meant for Docker Hub:
+// one of the kubelet's Docker Hub names (dockercfg.IsDockerHub), or another host of
+// Docker's domains that people write for it (registry-1.docker.io, hub.docker.com),
+// which the kubelet does not take for Docker Hub.
 func isHubAlias(host string) bool {
-	switch host {
-	case "docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", "hub.docker.com":
-		return true
-	}
-	return false
+	return dockercfg.IsDockerHub(host) || (!hasGlob(host) && (strings.HasSuffix(host, ".docker.io") ||
+		host == "docker.com" || strings.HasSuffix(host, ".docker.com")))
 }
 
 // looseHost guesses the host a key is meant for, forgiving what the kubelet does not:

@@ -18,6 +18,7 @@ import (
 	"github.com/distribution/reference"
 
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
 )
 
 // PlainHTTP says when plain HTTP may be used after HTTPS finds a plain-HTTP registry.
@@ -65,9 +66,6 @@ type Result struct {
 	Anonymous *Result `json:"anonymous,omitempty"`
 }
 
-// ErrInvalidImage is returned for an image reference that cannot be parsed.
-var ErrInvalidImage = errors.New("invalid image reference")
-
 var manifestTypes = []string{
 	"application/vnd.oci.image.index.v1+json",
 	"application/vnd.oci.image.manifest.v1+json",
@@ -82,13 +80,13 @@ type target struct {
 }
 
 func parseImage(image string) (target, error) {
-	named, err := reference.ParseNormalizedNamed(image)
+	named, err := keyring.ParseImage(image)
 	if err != nil {
-		return target{}, fmt.Errorf("%w %q: %v", ErrInvalidImage, image, err)
+		return target{}, err
 	}
 	t := target{host: reference.Domain(named), repository: reference.Path(named), reference: "latest"}
-	if t.host == "docker.io" {
-		t.host = "registry-1.docker.io"
+	if dockercfg.IsDockerHub(t.host) {
+		t.host = dockercfg.DockerHubAPIHost
 	}
 	if tagged, ok := named.(reference.Tagged); ok {
 		t.reference = tagged.Tag()
@@ -170,8 +168,8 @@ func (c *Checker) check(ctx context.Context, client *http.Client, t target, cred
 // credential is accepted, or the registry asks for none at /v2/ (Detail says which);
 // it says nothing of pull rights.
 func (c *Checker) Login(ctx context.Context, host string, cred dockercfg.Credential) Result {
-	if host == "docker.io" || host == "index.docker.io" {
-		host = "registry-1.docker.io"
+	if dockercfg.IsDockerHub(host) {
+		host = dockercfg.DockerHubAPIHost
 	}
 	res := Result{Registry: host}
 	if cred.Username == "" || cred.Password == "" {

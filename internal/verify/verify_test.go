@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/verify"
 	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
@@ -227,7 +228,7 @@ func TestCheckRateLimited(t *testing.T) {
 func TestCheckInvalidImage(t *testing.T) {
 	var c verify.Checker
 	for _, image := range []string{"", "UPPER/Case:tag:x", "reg.example.com/app@sha256:short"} {
-		if _, err := c.Check(context.Background(), image, nil, false); !errors.Is(err, verify.ErrInvalidImage) {
+		if _, err := c.Check(context.Background(), image, nil, false); !errors.Is(err, keyring.ErrInvalidImage) {
 			t.Errorf("Check(%q) error = %v, want ErrInvalidImage", image, err)
 		}
 	}
