@@ -101,7 +101,7 @@ func TestControllerInCluster(t *testing.T) {
 	if _, err := cs.CoreV1().Secrets("ctl-src").Create(ctx, src, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	kubectlApply(ctx, t, dyn, `{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-pull"},
+	apply(ctx, t, dyn, "team-pull", `{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-pull"},
 		"spec":{"source":{"secretRef":{"namespace":"ctl-src","name":"creds"}},"namespaceSelector":{"matchLabels":{"regcred-e2e":"controller"}}}}`)
 
 	// A namespace made afterwards gets the copy, its default ServiceAccount the
@@ -181,6 +181,13 @@ func TestControllerInCluster(t *testing.T) {
 	labelledNamespace(ctx, t, "ctl-after")
 	waitFor(ctx, t, "copy and reference after failover", func() error { return synced(ctx, "ctl-after", "team-pull", cfg2) })
 
+	// The create race, closed at admission: a namespace and a Deployment applied
+	// together (as kubectl apply -f dir/ sends them: the namespace, then at once the
+	// Deployment), under a ClusterPullSecret that does not patch ServiceAccounts, so
+	// that only the admission policy can give the pod the reference. The pod the
+	// Deployment makes first runs, and is the only one it ever makes.
+	injectRace(ctx, t, dyn, reg.Ref("team/app:1"))
+
 	// Uninstall: delete the ClusterPullSecret (its copies and references go with
 	// it), then the release. Nothing of regcred's is left; everything else is as it was.
 	if err := dyn.Resource(cpsResource).Delete(ctx, "team-pull", metav1.DeleteOptions{}); err != nil {
@@ -219,6 +226,107 @@ func TestControllerInCluster(t *testing.T) {
 	}
 }
 
+// injectRace applies a namespace and a Deployment of image together under a
+// ClusterPullSecret with spec.patchServiceAccounts false, and checks that the first
+// pod runs, unrestarted, with the copy added by the admission policy. It deletes the
+// ClusterPullSecret at the end.
+func injectRace(ctx context.Context, t *testing.T, dyn dynamic.Interface, image string) {
+	t.Helper()
+	cs := local.Client
+	apply(ctx, t, dyn, "team-inject", `{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-inject"},
+		"spec":{"source":{"secretRef":{"namespace":"ctl-src","name":"creds"}},"patchServiceAccounts":false,
+		"namespaceSelector":{"matchLabels":{"regcred-e2e":"inject"}}}}`)
+	waitFor(ctx, t, "admission policy ready", func() error {
+		u, err := dyn.Resource(cpsResource).Get(ctx, "team-inject", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		conds := unstructuredConditions(u.Object)
+		for _, c := range conds {
+			if c["type"] == v1alpha1.ConditionInjection && c["status"] == "True" {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %v", conds)
+	})
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ctl-inject", Labels: map[string]string{"regcred-e2e": "inject"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := cs.CoreV1().Pods("ctl-inject").Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	always := func(spec *corev1.PodSpec) { spec.Containers[0].ImagePullPolicy = corev1.PullAlways }
+	if err := workload.DeploymentWith(ctx, cs, "ctl-inject", "app", image, always); err != nil {
+		t.Fatal(err)
+	}
+	pod, err := cluster.WaitForPodSelected(ctx, cs, "ctl-inject", "app=app", cluster.PodRunning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := map[types.UID]bool{}
+	for drained := false; !drained; {
+		select {
+		case e := <-w.ResultChan():
+			if p, ok := e.Object.(*corev1.Pod); ok {
+				made[p.UID] = true
+			}
+		case <-time.After(2 * time.Second):
+			drained = true
+		}
+	}
+	if len(made) != 1 || !made[pod.UID] {
+		t.Errorf("the Deployment made %d pods, want only the first, %s, running", len(made), pod.Name)
+	}
+	var refs []string
+	for _, r := range pod.Spec.ImagePullSecrets {
+		refs = append(refs, r.Name)
+	}
+	if len(refs) != 1 || refs[0] != "team-inject" {
+		t.Errorf("pod imagePullSecrets %v, want [team-inject] from the admission policy", refs)
+	}
+	for _, st := range pod.Status.ContainerStatuses {
+		if st.RestartCount != 0 {
+			t.Errorf("container %s restarted %d times", st.Name, st.RestartCount)
+		}
+	}
+	sa, err := cs.CoreV1().ServiceAccounts("ctl-inject").Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sa.ImagePullSecrets) != 0 {
+		t.Errorf("patchServiceAccounts false, yet ServiceAccount default has %v", sa.ImagePullSecrets)
+	}
+	if err := dyn.Resource(cpsResource).Delete(ctx, "team-inject", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "ClusterPullSecret team-inject gone", func() error {
+		_, err := dyn.Resource(cpsResource).Get(ctx, "team-inject", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
+	if _, err := cs.AdmissionregistrationV1().MutatingAdmissionPolicies().Get(ctx, "regcred-team-inject", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("admission policy after the ClusterPullSecret went: %v", err)
+	}
+}
+
+// unstructuredConditions returns status.conditions of an unstructured object.
+func unstructuredConditions(obj map[string]any) []map[string]any {
+	st, _ := obj["status"].(map[string]any)
+	list, _ := st["conditions"].([]any)
+	var out []map[string]any
+	for _, c := range list {
+		if m, ok := c.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 func chartDir() string {
 	_, self, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(self), "..", "..", "charts", "regcred")
@@ -251,9 +359,10 @@ func pullConfig(t *testing.T, host, user, pw string) []byte {
 	return b
 }
 
-func kubectlApply(ctx context.Context, t *testing.T, dyn dynamic.Interface, doc string) {
+// apply server-side applies the ClusterPullSecret named.
+func apply(ctx context.Context, t *testing.T, dyn dynamic.Interface, name, doc string) {
 	t.Helper()
-	if _, err := dyn.Resource(cpsResource).Patch(ctx, "team-pull", types.ApplyPatchType, []byte(doc), metav1.PatchOptions{FieldManager: "e2e"}); err != nil {
+	if _, err := dyn.Resource(cpsResource).Patch(ctx, name, types.ApplyPatchType, []byte(doc), metav1.PatchOptions{FieldManager: "e2e"}); err != nil {
 		t.Fatal(err)
 	}
 }
