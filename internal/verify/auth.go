@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 )
@@ -11,9 +12,9 @@ import (
 // authorize answers the challenge of a 401 with the credential: Basic auth checked on
 // /v2/, or a Bearer token from the realm. It returns the Authorization header.
 func (c *Checker) authorize(ctx context.Context, client *http.Client, res Result, challenged *response, t target, cred *dockercfg.Credential) (string, Result, bool) {
-	ch, ok := pickChallenge(ParseChallenges(challenged.header.Get("WWW-Authenticate")))
+	ch, ok := pickChallenge(challenged.challenges())
 	if !ok {
-		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the registry answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", challenged.header.Get("WWW-Authenticate"))
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the registry answered 401 without a Basic or Bearer challenge (WWW-Authenticate: %q)", strings.Join(challenged.header.Values("WWW-Authenticate"), "; "))
 		return "", res, false
 	}
 	if ch.Scheme == "bearer" {
@@ -28,7 +29,7 @@ func (c *Checker) authorize(ctx context.Context, client *http.Client, res Result
 		return "", res, false
 	}
 	authHeader := "Basic " + dockercfg.EncodeAuth(cred.Username, cred.Password)
-	pong, err := get(ctx, client, res.Scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
+	pong, err := c.get(ctx, client, res.Scheme+"://"+t.host+"/v2/", map[string]string{"Authorization": authHeader})
 	switch {
 	case err != nil:
 		return "", classifyTransport(res, err), false
@@ -44,7 +45,7 @@ func (c *Checker) authorize(ctx context.Context, client *http.Client, res Result
 	return "", res, false
 }
 
-// pickChallenge prefers Bearer, as runtimes do.
+// pickChallenge prefers Bearer to Basic whatever their order, as containerd does.
 func pickChallenge(chs []Challenge) (Challenge, bool) {
 	for _, want := range []string{"bearer", "basic"} {
 		for _, c := range chs {

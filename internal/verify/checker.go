@@ -21,6 +21,9 @@ type Checker struct {
 	PlainHTTP PlainHTTP
 	// Transport, when set, is used instead of one built from the fields above.
 	Transport http.RoundTripper
+	// Hosts, when set, remembers the hosts found unreachable: share one between the
+	// checks of a run so that a dead registry costs one time-out, not one per image.
+	Hosts *Hosts
 }
 
 // Check asks the registry whether image can be pulled with cred (nil: anonymously).

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
 	"github.com/regcred/regcred/internal/dockercfg"
 )
 
@@ -25,11 +27,11 @@ func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result,
 	if authHeader != "" {
 		headers["Authorization"] = authHeader
 	}
-	resp, err := do(ctx, client, http.MethodHead, u, headers)
+	resp, err := c.do(ctx, client, request{method: http.MethodHead, url: u, header: headers})
 	if err != nil {
 		return classifyTransport(res, err)
 	}
-	if resp.status == http.StatusUnauthorized && authHeader == "" && resp.header.Get("WWW-Authenticate") != "" {
+	if resp.status == http.StatusUnauthorized && authHeader == "" && len(resp.challenges()) > 0 {
 		// /v2/ was open but the repository asks for authentication, as runtimes
 		// follow: answer this challenge and ask again.
 		var ok bool
@@ -37,7 +39,7 @@ func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result,
 			return res
 		}
 		headers["Authorization"] = authHeader
-		if resp, err = do(ctx, client, http.MethodHead, u, headers); err != nil {
+		if resp, err = c.do(ctx, client, request{method: http.MethodHead, url: u, header: headers}); err != nil {
 			return classifyTransport(res, err)
 		}
 	}
@@ -48,14 +50,14 @@ func (c *Checker) manifest(ctx context.Context, client *http.Client, res Result,
 		}
 		return res
 	}
-	if full, err := get(ctx, client, u, headers); err == nil && full.status == resp.status {
+	if full, err := c.get(ctx, client, u, headers); err == nil && full.status == resp.status {
 		resp = full
 	}
 	where := fmt.Sprintf("manifest %s of %s: %d%s", t.reference, t.repository, resp.status, resp.errorSummary())
 	switch {
-	case resp.status == http.StatusTooManyRequests || resp.hasCode("TOOMANYREQUESTS"):
+	case resp.status == http.StatusTooManyRequests || resp.hasCode(transport.TooManyRequestsErrorCode):
 		res.Outcome, res.Detail = RateLimited, where
-	case resp.status == http.StatusNotFound && resp.hasCode("NAME_UNKNOWN"):
+	case resp.status == http.StatusNotFound && resp.hasCode(transport.NameUnknownErrorCode):
 		res.Outcome, res.Detail = ImageNotFound, where+": the repository does not exist"
 	case resp.status == http.StatusNotFound:
 		res.Outcome, res.Detail = ImageNotFound, where+": the registry has no "+t.reference+" in "+t.repository

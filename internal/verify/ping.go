@@ -10,14 +10,14 @@ import (
 // that speaks only that. A 200 or a 401 carries on (ok); anything else is the outcome.
 func (c *Checker) ping(ctx context.Context, client *http.Client, res Result) (*response, Result, bool) {
 	res.Scheme = "https"
-	resp, err := get(ctx, client, "https://"+res.Registry+"/v2/", nil)
+	resp, err := c.get(ctx, client, "https://"+res.Registry+"/v2/", nil)
 	if err != nil && isHTTPResponseToHTTPS(err) {
 		if !c.allowsPlainHTTP(res.Registry) {
 			res.Outcome, res.Detail = RegistryHTTPOnly, "the registry answers HTTPS with plain HTTP; a runtime refuses it unless the node is configured for an insecure registry"
 			return nil, res, false
 		}
 		res.Scheme = "http"
-		resp, err = get(ctx, client, "http://"+res.Registry+"/v2/", nil)
+		resp, err = c.get(ctx, client, "http://"+res.Registry+"/v2/", nil)
 	}
 	switch {
 	case err != nil:

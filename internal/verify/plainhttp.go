@@ -20,14 +20,22 @@ const (
 	PlainHTTPAlways
 )
 
+// downgradeError is a redirect from HTTPS to plain HTTP that was not followed.
+type downgradeError struct{ from, to string }
+
+func (e *downgradeError) Error() string {
+	return fmt.Sprintf("refused a redirect from HTTPS (%s) to plain HTTP (%s)", e.from, e.to)
+}
+
 // noDowngrade refuses a redirect from HTTPS to plain HTTP, which would carry the
-// Authorization header unencrypted to the same host.
+// Authorization header (Go keeps it for the same host name on another port) or a
+// token request's form with the password unencrypted.
 func noDowngrade(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")
 	}
-	if req.URL.Scheme == "http" && via[len(via)-1].URL.Scheme == "https" {
-		return fmt.Errorf("refused a redirect from HTTPS to plain HTTP (%s)", req.URL.Host)
+	if prev := via[len(via)-1]; req.URL.Scheme == "http" && prev.URL.Scheme == "https" {
+		return &downgradeError{from: prev.URL.Host, to: req.URL.Host}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -72,6 +73,10 @@ type Options struct {
 	CertHosts []string
 	// ExpiredCert serves a certificate that expired an hour ago.
 	ExpiredCert bool
+	// TokenRealm, for token auth, is the realm the registry names in its challenges
+	// instead of its own /token, to put another server (a recorder, a proxy) in the
+	// token exchange; the registry's own token server still answers at /token.
+	TokenRealm string
 }
 
 // Registry is a running registry.
@@ -188,7 +193,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}
 		config.Auth = configuration.Auth{"token": configuration.Parameters{
-			"realm":             r.Scheme + "://" + r.Host + tokenPath,
+			"realm":             cmp.Or(opts.TokenRealm, r.Scheme+"://"+r.Host+tokenPath),
 			"service":           tokenService,
 			"issuer":            tokenIssuer,
 			"jwks":              jwksPath,
