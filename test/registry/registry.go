@@ -91,6 +91,7 @@ type Registry struct {
 	Auth Auth
 
 	adminUser, adminPass string
+	tokenRealm           string // Options.TokenRealm
 	dir                  string
 	users                map[string]string // Basic auth: every account, admin included
 	srv                  *http.Server
@@ -120,7 +121,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 			ln.Close()
 		}
 	}()
-	r := &Registry{Host: ln.Addr().String(), Scheme: "http", Auth: opts.Auth, done: make(chan error, 1)}
+	r := &Registry{Host: ln.Addr().String(), Scheme: "http", Auth: opts.Auth, tokenRealm: opts.TokenRealm, done: make(chan error, 1)}
 	r.dir, err = os.MkdirTemp("", "regcred-registry-")
 	if err != nil {
 		return nil, fmt.Errorf("start registry: %w", err)
