@@ -3,9 +3,9 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
