@@ -1,0 +1,83 @@
+package cli_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// deadHost is a loopback listener that accepts connections and never answers.
+func deadHost(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestDoctorWorkloadsOnDeadRegistries: Deployments without pods whose images are on
+// three registries that never answer cost about one registry time-out on top of the
+// API requests (measured by the same run --offline): workload templates are probed
+// together under one bound, and each dead host is asked once.
+func TestDoctorWorkloadsOnDeadRegistries(t *testing.T) {
+	const timeout, workloads = 2 * time.Second, 6
+	ns := newNamespace(t, "doctor-dead")
+	hosts := []string{deadHost(t), deadHost(t), deadHost(t)}
+	args := []string{"doctor", "-n", ns, "--registry-timeout", timeout.String()}
+	for i := range workloads {
+		name := fmt.Sprintf("w%d", i)
+		labels := map[string]string{"app": name}
+		_, err := kube.AppsV1().Deployments(ns).Create(context.Background(), &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: fmt.Sprintf("%s/team/app-%d:v1", hosts[i%len(hosts)], i)}}}}},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "deploy/"+name)
+	}
+	start := time.Now()
+	runCmd(t, append(args, "--offline")...)
+	offline := time.Since(start)
+	start = time.Now()
+	out, errOut, code := runCmd(t, args...)
+	online := time.Since(start)
+	if online-offline > 2*timeout {
+		t.Errorf("doctor over %d workloads on 3 dead registries took %s, %s more than --offline; want about one time-out (%s) more", workloads, online, online-offline, timeout)
+	}
+	if code != 1 || strings.Count(out, "RegistryUnreachable: timeout") != workloads || strings.Count(out, "remembered") != workloads-len(hosts) {
+		t.Errorf("doctor: exit %d, want 1 with %d RegistryUnreachable findings, all but one per host remembered\n%s%s", code, workloads, out, errOut)
+	}
+}
