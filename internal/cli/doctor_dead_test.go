@@ -3,47 +3,16 @@ package cli_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// deadHost is a loopback listener that accepts connections and never answers.
-func deadHost(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
+	"github.com/regcred/regcred/test/registry"
+)
 
 // TestDoctorWorkloadsOnDeadRegistries: Deployments without pods whose images are on
 // three registries that never answer cost about one registry time-out on top of the
@@ -52,7 +21,15 @@ func deadHost(t *testing.T) string {
 func TestDoctorWorkloadsOnDeadRegistries(t *testing.T) {
 	const timeout, workloads = 2 * time.Second, 6
 	ns := newNamespace(t, "doctor-dead")
-	hosts := []string{deadHost(t), deadHost(t), deadHost(t)}
+	var hosts []string
+	for range 3 {
+		s, err := registry.StartSilent()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		hosts = append(hosts, s.Host)
+	}
 	args := []string{"doctor", "-n", ns, "--registry-timeout", timeout.String()}
 	for i := range workloads {
 		name := fmt.Sprintf("w%d", i)

@@ -3,7 +3,6 @@ package doctor_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -40,7 +39,12 @@ func BenchmarkDoctorDeadRegistry(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dead := deadListener(b)
+	silent, err := registry.StartSilent()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer silent.Close()
+	dead := silent.Host
 	healthy, err := registry.Start(ctx, registry.Options{Auth: registry.AuthToken, Users: map[string]string{"alice": "alice-password"}, Pull: map[string][]string{"alice": {"team/*"}}})
 	if err != nil {
 		b.Fatal(err)
@@ -110,36 +114,6 @@ func BenchmarkDoctorDeadRegistry(b *testing.B) {
 	b.ReportMetric(timeout.Seconds(), "registry-timeout-s")
 	b.ReportMetric(analysis.Seconds(), "analysis-s")
 	b.ReportMetric((took - analysis).Seconds(), "extra-s/op")
-}
-
-// deadListener accepts connections on loopback and never answers.
-func deadListener(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	b.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
 }
 
 // seedImages spreads one pod per image over namespaces PREFIX-N, each with a pull

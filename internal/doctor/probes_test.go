@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,39 +12,8 @@ import (
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/verify"
+	"github.com/regcred/regcred/test/registry"
 )
-
-// silentRegistry is a loopback listener that accepts connections and never answers,
-// as a registry host that swallows packets after the handshake.
-func silentRegistry(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 // TestDeadRegistryCostsOneTimeout: 24 images on a registry that does not answer cost
 // one registry time-out together, for the probes of failing pods' credentials and
@@ -53,7 +21,12 @@ func silentRegistry(t testing.TB) string {
 // and every answer after the first says it was remembered.
 func TestDeadRegistryCostsOneTimeout(t *testing.T) {
 	const timeout, pods = 500 * time.Millisecond, 24
-	host := silentRegistry(t)
+	silent, err := registry.StartSilent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	host := silent.Host
 	secret := pullSecret("ns", "pull", corev1.SecretTypeDockerConfigJson, host, "alice", "alice-password")
 	tests := []struct {
 		name  string

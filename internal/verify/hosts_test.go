@@ -6,49 +6,21 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/verify"
+	"github.com/regcred/regcred/test/registry"
 )
 
-// silentListener accepts connections on loopback and never answers; it counts them.
-type silentListener struct {
-	addr     string
-	accepted atomic.Int64
-}
-
-func startSilent(t testing.TB) *silentListener {
+func startSilent(t testing.TB) *registry.Silent {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := registry.StartSilent()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &silentListener{addr: ln.Addr().String()}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, conn) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -72,9 +44,9 @@ func TestHostsUnreachableOnce(t *testing.T) {
 	silent := startSilent(t)
 	tests := []struct {
 		name, host, detail string
-		accepted           *atomic.Int64
+		silent             *registry.Silent // counts the connections
 	}{
-		{"accepts and never answers", silent.addr, "timeout", &silent.accepted},
+		{"accepts and never answers", silent.Host, "timeout", silent},
 		{"connection refused", refusedAddr(t), "connection refused", nil},
 	}
 	for _, tt := range tests {
@@ -112,8 +84,8 @@ func TestHostsUnreachableOnce(t *testing.T) {
 			if want := 2*checks - 1; remembered != want {
 				t.Errorf("%d answers say they were remembered, want %d (all but the first)", remembered, want)
 			}
-			if tt.accepted != nil && tt.accepted.Load() != 1 {
-				t.Errorf("the host got %d connections, want 1", tt.accepted.Load())
+			if tt.silent != nil && tt.silent.Accepted() != 1 {
+				t.Errorf("the host got %d connections, want 1", tt.silent.Accepted())
 			}
 			start = time.Now()
 			r, err := c.Check(context.Background(), tt.host+"/other:v1", nil, false)
@@ -134,16 +106,16 @@ func TestHostsCallerGaveUp(t *testing.T) {
 	c := verify.Checker{Timeout: 5 * time.Second, Hosts: &verify.Hosts{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if r, err := c.Check(ctx, silent.addr+"/team/app:v1", nil, false); err != nil || r.Outcome != verify.RegistryUnreachable {
+	if r, err := c.Check(ctx, silent.Host+"/team/app:v1", nil, false); err != nil || r.Outcome != verify.RegistryUnreachable {
 		t.Fatalf("Check = %+v, %v; want RegistryUnreachable", r, err)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel2()
-	r, err := c.Check(ctx2, silent.addr+"/team/app:v1", nil, false)
+	r, err := c.Check(ctx2, silent.Host+"/team/app:v1", nil, false)
 	if err != nil || r.Outcome != verify.RegistryUnreachable || strings.Contains(r.Detail, "remembered") {
 		t.Errorf("second Check = %+v, %v; want RegistryUnreachable, not remembered", r, err)
 	}
-	if n := silent.accepted.Load(); n != 2 {
+	if n := silent.Accepted(); n != 2 {
 		t.Errorf("the host got %d connections, want 2: a check given up by its caller must not be remembered", n)
 	}
 }
