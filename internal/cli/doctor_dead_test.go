@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/registry"
 )
 
@@ -56,5 +57,27 @@ func TestDoctorWorkloadsOnDeadRegistries(t *testing.T) {
 	}
 	if code != 1 || strings.Count(out, "RegistryUnreachable: timeout") != workloads || strings.Count(out, "remembered") != workloads-len(hosts) {
 		t.Errorf("doctor: exit %d, want 1 with %d RegistryUnreachable findings, all but one per host remembered\n%s%s", code, workloads, out, errOut)
+	}
+}
+
+// TestVerifyDeadRegistry: verify tries every credential that matches, as the kubelet
+// does; on a registry that never answers the second waits for the first one's
+// time-out and gets its answer, remembered, instead of a time-out of its own.
+func TestVerifyDeadRegistry(t *testing.T) {
+	const timeout = 2 * time.Second
+	ns := newNamespace(t, "verify-dead")
+	s, err := registry.StartSilent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	createSecret(t, ns, "two", "kubernetes.io/dockerconfigjson", map[string]string{".dockerconfigjson": `{"auths":{"` + s.Host + `":{"auth":"` + dockercfg.EncodeAuth("alice", "one") + `"},"` + s.Host + `/team":{"auth":"` + dockercfg.EncodeAuth("alice", "two") + `"}}}`})
+	start := time.Now()
+	out, errOut, code := runCmd(t, "verify", "two", "-n", ns, "--image", s.Host+"/team/app:v1", "--registry-timeout", timeout.String())
+	if d := time.Since(start); d > timeout*3/2 {
+		t.Errorf("verify with two credentials on a dead registry took %s, want about one time-out (%s)", d, timeout)
+	}
+	if code != 1 || strings.Count(out, "RegistryUnreachable") != 2 || strings.Count(out, "remembered") != 1 || s.Accepted() != 1 {
+		t.Errorf("verify: exit %d, %d connections; want 1, two RegistryUnreachable attempts, the second remembered, one connection\n%s%s", code, s.Accepted(), out, errOut)
 	}
 }
