@@ -32,7 +32,7 @@ func classifyTransport(res Result, err error) Result {
 	var downgrade *downgradeError
 	switch {
 	case errors.As(err, &downgrade):
-		res.Outcome, res.Detail = RegistryHTTPOnly, downgrade.Error()+": not followed, so nothing was sent over plain HTTP"
+		res.Outcome, res.Detail = RegistryError, downgrade.Error()+": not followed, so nothing was sent over plain HTTP"
 	case errors.As(err, &unknown):
 		res.Outcome, res.TLSProblem = RegistryTLSError, "unknown authority"
 		res.Detail = "x509: certificate signed by unknown authority: this machine does not trust the registry's CA"

@@ -144,21 +144,21 @@ func TestCredentialsNeverInTheClear(t *testing.T) {
 				reg := startRegistry(t, registry.Options{Auth: registry.AuthToken, TLS: true, Users: users, Pull: acl, TokenRealm: rec.srv.URL + "/token"}, "team/app:v1")
 				return reg.Ref("team/app:v1"), verify.Checker{RootCAs: reg.CertPool()}
 			},
-			want: verify.RegistryHTTPOnly, detail: "was not sent",
+			want: verify.RegistryError, detail: "was not sent",
 		},
 		{
 			name: "HTTPS registry, HTTPS token realm redirecting the POST to plain HTTP",
 			setup: func(t *testing.T, rec *recorder) (string, verify.Checker) {
 				return redirectingRealm(t, rec, users, acl, 0)
 			},
-			want: verify.RegistryHTTPOnly, detail: "refused a redirect from HTTPS",
+			want: verify.RegistryError, detail: "refused a redirect from HTTPS",
 		},
 		{
 			name: "HTTPS registry, HTTPS token realm without the POST redirecting the GET to plain HTTP",
 			setup: func(t *testing.T, rec *recorder) (string, verify.Checker) {
 				return redirectingRealm(t, rec, users, acl, http.StatusNotFound)
 			},
-			want: verify.RegistryHTTPOnly, detail: "refused a redirect from HTTPS",
+			want: verify.RegistryError, detail: "refused a redirect from HTTPS",
 		},
 		{
 			// The distribution registry does not redirect its API: a stand-in HTTPS
@@ -178,7 +178,7 @@ func TestCredentialsNeverInTheClear(t *testing.T) {
 				c.RootCAs = pool
 				return strings.TrimPrefix(front.URL, "https://") + "/team/app:v1", c
 			},
-			want: verify.RegistryHTTPOnly, detail: "refused a redirect from HTTPS",
+			want: verify.RegistryError, detail: "refused a redirect from HTTPS",
 		},
 		{
 			name: "control: plain-HTTP registry on loopback, plain-HTTP token realm",

@@ -29,7 +29,7 @@ func (c *Checker) token(ctx context.Context, client *http.Client, res Result, ch
 	}
 	secret := cred != nil && cred.Password != ""
 	if secret && realm.Scheme == "http" && (res.Scheme == "https" || !c.allowsPlainHTTP(realm.Host)) {
-		res.Outcome, res.Detail = RegistryHTTPOnly, fmt.Sprintf("the token realm %s is plain HTTP for a registry reached over %s: the password would travel unencrypted, so it was not sent", realm.Host, res.Scheme)
+		res.Outcome, res.Detail = RegistryError, fmt.Sprintf("the token realm %s is plain HTTP for a registry reached over %s: the password would travel unencrypted, so it was not sent", realm.Host, res.Scheme)
 		return "", res, false
 	}
 	scopes := tokenScopes(ch, t)
