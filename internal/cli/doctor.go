@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +24,6 @@ import (
 	"github.com/regcred/regcred/internal/doctor"
 	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/nodeprobe"
-	"github.com/regcred/regcred/internal/verify"
 )
 
 // DoctorOptions are the options of `kubectl regcred doctor`.
@@ -141,12 +141,12 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		checker.Transport = checker.NewTransport() // one connection pool for all probes
-		opts.Probe = func(ctx context.Context, image string, cred *dockercfg.Credential) (verify.Result, error) {
-			return checker.Check(ctx, image, cred, false)
-		}
+		// One probe for the run: answers, the bound on concurrency and the memory of
+		// unreachable registries are shared by every scope.
+		opts.Probe = doctor.RegistryProbe(checker, 0)
 	}
 	var report doctor.Report
+	var diagnoses []func() doctor.Report
 	seen := map[string]bool{}
 	for _, sc := range scopes {
 		snap, err := doctor.Gather(ctx, o.client, sc)
@@ -170,7 +170,17 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 			// No pod to look at: check the template as the pod it would create.
 			snap.Pods, dopts.Static = []corev1.Pod{*sc.Template}, true
 		}
-		report = merge(report, doctor.Diagnose(ctx, snap, dopts))
+		diagnoses = append(diagnoses, func() doctor.Report { return doctor.Diagnose(ctx, snap, dopts) })
+	}
+	// Scopes are diagnosed together, so that their probes run under the one bound.
+	reports := make([]doctor.Report, len(diagnoses))
+	var wg sync.WaitGroup
+	for i, diagnose := range diagnoses {
+		wg.Go(func() { reports[i] = diagnose() })
+	}
+	wg.Wait()
+	for _, r := range reports {
+		report = merge(report, r)
 	}
 	if o.ProbeNode {
 		o.probeNodes(ctx, report.Findings)

@@ -28,9 +28,28 @@ func clusterLookups(cs kubernetes.Interface, opts *doctor.Options) {
 		if v, ok := local[node]; ok {
 			return v
 		}
-		local[node] = nodeIsThisMachine(ctx, cs, node)
+		if node == "" {
+			local[node] = allNodesAreThisMachine(ctx, cs)
+		} else {
+			local[node] = nodeIsThisMachine(ctx, cs, node)
+		}
 		return local[node]
 	}
+}
+
+// allNodesAreThisMachine reports whether the cluster has nodes and every one is this
+// machine, so that a pod not scheduled yet will share this machine's loopback.
+func allNodesAreThisMachine(ctx context.Context, cs kubernetes.Interface) bool {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		return false
+	}
+	for i := range nodes.Items {
+		if !isThisMachine(&nodes.Items[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // nodeIsThisMachine reports whether one of the node's addresses is an address of this
@@ -41,6 +60,12 @@ func nodeIsThisMachine(ctx context.Context, cs kubernetes.Interface, name string
 	if err != nil {
 		return false
 	}
+	return isThisMachine(node)
+}
+
+// isThisMachine reports whether one of the node's addresses is an address of this
+// machine's network interfaces.
+func isThisMachine(node *corev1.Node) bool {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return false

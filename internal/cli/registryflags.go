@@ -25,7 +25,8 @@ func (r *registryFlags) add(f *pflag.FlagSet) {
 }
 
 func (r *registryFlags) checker() (*verify.Checker, error) {
-	c := &verify.Checker{Timeout: r.timeout}
+	// A command is one run: a registry host that does not answer is asked once.
+	c := &verify.Checker{Timeout: r.timeout, Hosts: &verify.Hosts{}}
 	if r.plainHTTP {
 		c.PlainHTTP = verify.PlainHTTPAlways
 	}

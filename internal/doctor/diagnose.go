@@ -33,7 +33,8 @@ type Options struct {
 	// it can.
 	Recreator func(ctx context.Context, p *corev1.Pod) (serviceaccount.Recreator, error)
 	// LocalNode reports whether a node is this machine, so that its loopback is this
-	// machine's; nil: no node is known to be.
+	// machine's; for "" (a pod not on a node yet, a workload's template), whether
+	// every node of the cluster is. nil: no node is known to be.
 	LocalNode func(ctx context.Context, node string) bool
 }
 

@@ -43,12 +43,13 @@ func loopbackRegistry(image string) (string, bool) {
 
 // unprobeable reports whether a probe from this machine of the image would reach
 // another host than the pod's node does: a loopback registry, on a node that is not
-// known to be this machine (or on no node yet).
+// known to be this machine (or, for a pod on no node yet, in a cluster whose nodes are
+// not all known to be this machine).
 func (d *diagnosis) unprobeable(p *corev1.Pod, image string) bool {
 	if _, ok := loopbackRegistry(image); !ok {
 		return false
 	}
-	return p.Spec.NodeName == "" || d.opts.LocalNode == nil || !d.opts.LocalNode(d.ctx, p.Spec.NodeName)
+	return d.opts.LocalNode == nil || !d.opts.LocalNode(d.ctx, p.Spec.NodeName)
 }
 
 // unprobedNote is the evidence line for a registry not probed from here.

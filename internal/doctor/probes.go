@@ -128,3 +128,58 @@ func (d *diagnosis) result(image string, cred *dockercfg.Credential) (verify.Res
 func credOf(m keyring.Match) *dockercfg.Credential {
 	return &dockercfg.Credential{Username: m.Username, Password: m.Password}
 }
+
+// RegistryProbe returns the Probe of one doctor run, to share between every Diagnose
+// of the run (pods and workload templates alike): each distinct image and credential
+// is asked once, and later or concurrent asks share the answer; at most concurrency
+// probes (default 8) are under way at once across all of them; and the checker
+// remembers the hosts that did not answer, so a dead registry costs about one
+// time-out for the whole run. It gives the checker one connection pool and one
+// memory of unreachable hosts when it has none.
+func RegistryProbe(checker *verify.Checker, concurrency int) Probe {
+	if concurrency <= 0 {
+		concurrency = 8
+	}
+	if checker.Transport == nil {
+		checker.Transport = checker.NewTransport()
+	}
+	if checker.Hosts == nil {
+		checker.Hosts = &verify.Hosts{}
+	}
+	type answer struct {
+		done chan struct{}
+		res  verify.Result
+		err  error
+	}
+	var mu sync.Mutex
+	answers := map[string]*answer{}
+	sem := make(chan struct{}, concurrency)
+	return func(ctx context.Context, image string, cred *dockercfg.Credential) (verify.Result, error) {
+		k := probeKey(image, cred)
+		mu.Lock()
+		a, asked := answers[k]
+		if !asked {
+			a = &answer{done: make(chan struct{})}
+			answers[k] = a
+		}
+		mu.Unlock()
+		if asked {
+			select {
+			case <-a.done:
+				return a.res, a.err
+			case <-ctx.Done():
+				return verify.Result{}, ctx.Err()
+			}
+		}
+		defer close(a.done)
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			a.err = ctx.Err()
+			return a.res, a.err
+		}
+		defer func() { <-sem }()
+		a.res, a.err = checker.Check(ctx, image, cred, false)
+		return a.res, a.err
+	}
+}

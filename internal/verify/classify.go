@@ -18,12 +18,21 @@ func isHTTPResponseToHTTPS(err error) bool {
 
 // classifyTransport turns a failed request into an outcome with its evidence.
 func classifyTransport(res Result, err error) Result {
+	var remembered *RememberedError
+	if errors.As(err, &remembered) {
+		res = classifyTransport(res, remembered.Err)
+		res.Detail += " (remembered: " + remembered.Host + " did not answer an earlier request of this run, so it was not asked again)"
+		return res
+	}
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var dns *net.DNSError
 	var alert tls.AlertError
+	var downgrade *downgradeError
 	switch {
+	case errors.As(err, &downgrade):
+		res.Outcome, res.Detail = RegistryError, downgrade.Error()+": not followed, so nothing was sent over plain HTTP"
 	case errors.As(err, &unknown):
 		res.Outcome, res.TLSProblem = RegistryTLSError, "unknown authority"
 		res.Detail = "x509: certificate signed by unknown authority: this machine does not trust the registry's CA"

@@ -26,7 +26,9 @@ const (
 	// RegistryUnreachable: no answer: name not resolved, connection refused, timeout.
 	RegistryUnreachable Outcome = "RegistryUnreachable"
 	// RegistryError: an answer that fits none of the above (5xx, a token server that
-	// returns no token, a ping that is not a registry's).
+	// returns no token, a ping that is not a registry's), or one that would carry the
+	// password over plain HTTP from an HTTPS registry (a plain-HTTP token realm, a
+	// redirect to plain HTTP), which is not followed.
 	RegistryError Outcome = "RegistryError"
 )
 

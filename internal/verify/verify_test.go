@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -157,33 +156,14 @@ func TestCheckAnonymous(t *testing.T) {
 }
 
 func TestCheckUnreachable(t *testing.T) {
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refusedAddr := closed.Addr().String()
-	closed.Close()
-
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			conn, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close() // accept and never answer
-		}
-	}()
+	refusedAddr := refusedAddr(t)
+	silent := startSilent(t)
 
 	tests := []struct {
 		name, image, detail string
 	}{
 		{"connection refused", refusedAddr + "/team/app:v1", "connection refused"},
-		{"no answer", silent.Addr().String() + "/team/app:v1", "timeout"},
+		{"no answer", silent.Host + "/team/app:v1", "timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -72,6 +73,10 @@ type Options struct {
 	CertHosts []string
 	// ExpiredCert serves a certificate that expired an hour ago.
 	ExpiredCert bool
+	// TokenRealm, for token auth, is the realm the registry names in its challenges
+	// instead of its own /token, to put another server (a recorder, a proxy) in the
+	// token exchange; the registry's own token server still answers at /token.
+	TokenRealm string
 }
 
 // Registry is a running registry.
@@ -86,6 +91,7 @@ type Registry struct {
 	Auth Auth
 
 	adminUser, adminPass string
+	tokenRealm           string // Options.TokenRealm
 	dir                  string
 	users                map[string]string // Basic auth: every account, admin included
 	srv                  *http.Server
@@ -115,7 +121,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 			ln.Close()
 		}
 	}()
-	r := &Registry{Host: ln.Addr().String(), Scheme: "http", Auth: opts.Auth, done: make(chan error, 1)}
+	r := &Registry{Host: ln.Addr().String(), Scheme: "http", Auth: opts.Auth, tokenRealm: opts.TokenRealm, done: make(chan error, 1)}
 	r.dir, err = os.MkdirTemp("", "regcred-registry-")
 	if err != nil {
 		return nil, fmt.Errorf("start registry: %w", err)
@@ -188,7 +194,7 @@ func Start(ctx context.Context, opts Options) (_ *Registry, err error) {
 			return nil, fmt.Errorf("start registry: %w", err)
 		}
 		config.Auth = configuration.Auth{"token": configuration.Parameters{
-			"realm":             r.Scheme + "://" + r.Host + tokenPath,
+			"realm":             cmp.Or(opts.TokenRealm, r.Scheme+"://"+r.Host+tokenPath),
 			"service":           tokenService,
 			"issuer":            tokenIssuer,
 			"jwks":              jwksPath,
