@@ -137,9 +137,16 @@ func (l *undoLog) rollback(ctx context.Context, w io.Writer, cause error) error 
 		fmt.Fprintf(w, "undone: %s: %s\n", s.object, did)
 	}
 	if len(left) > 0 {
-		return fmt.Errorf("stopped, and %d of %d changes could not be undone, left behind: %s: %w", len(left), len(l.steps), strings.Join(left, "; "), cause)
+		return fmt.Errorf("%d of the %s this run made before it failed could not be undone, left behind: %s: %w", len(left), changes(len(l.steps)), strings.Join(left, "; "), cause)
 	}
-	return fmt.Errorf("stopped, and undid the %d changes already made (listed above): %w", len(l.steps), cause)
+	return fmt.Errorf("undid the %s this run made before it failed (listed above): %w", changes(len(l.steps)), cause)
+}
+
+func changes(n int) string {
+	if n == 1 {
+		return "1 change"
+	}
+	return fmt.Sprintf("%d changes", n)
 }
 
 // changedSince tells, after a precondition failed, whether the Secret was replaced by
