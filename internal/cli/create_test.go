@@ -235,6 +235,10 @@ func TestCreateFromDockerConfig(t *testing.T) {
 
 func TestCreateBadInput(t *testing.T) {
 	ns := newNamespace(t, "badinput")
+	emptyFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(emptyFile, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		stdin string
@@ -245,6 +249,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"two password sources", "pw", []string{"--server", "r.example.com", "--username", "u", "--password-stdin", "--password-file", "f"}, "give the password one way"},
 		{"no password source", "", []string{"--server", "r.example.com", "--username", "u"}, "give the password one way"},
 		{"empty password", "\n", []string{"--server", "r.example.com", "--username", "u", "--password-stdin"}, "the password is empty"},
+		{"empty password file", "", []string{"--server", "r.example.com", "--username", "u", "--password-file", emptyFile}, "the password is empty (read from --password-file " + emptyFile + ")"},
 		{"missing password file", "", []string{"--server", "r.example.com", "--username", "u", "--password-file", "/nonexistent/pw"}, "--password-file"},
 		{"bad server", "pw", []string{"--server", "Reg.Example.com", "--username", "u", "--password-stdin"}, "write reg.example.com"},
 		{"tag in server", "pw", []string{"--server", "reg.example.com/app:1", "--username", "u", "--password-stdin"}, "tag or digest"},
