@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -79,7 +80,7 @@ func (l *undoLog) overwrote(old, written *corev1.Secret) {
 			case err == nil:
 				return "restored to the version this run read", nil
 			case apierrors.IsNotFound(err):
-				return "", fmt.Errorf("it was deleted since this run wrote it: the credentials it held before are gone")
+				return "", leftBehind{"nothing: the Secret is gone, and the credentials it held before this run with it", fmt.Errorf("it was deleted since this run wrote it")}
 			case apierrors.IsConflict(err):
 				return changedSince(ctx, secrets, s.Name, s.UID, "restored")
 			default:
@@ -130,8 +131,13 @@ func (l *undoLog) rollback(ctx context.Context, w io.Writer, cause error) error 
 		s := l.steps[i]
 		did, err := s.undo(ctx)
 		if err != nil {
-			fmt.Fprintf(w, "NOT undone: %s: %v; left behind: %s\n", s.object, err, s.left)
-			left = append(left, s.object+" ("+s.left+")")
+			what := s.left
+			var lb leftBehind
+			if errors.As(err, &lb) {
+				what = lb.what
+			}
+			fmt.Fprintf(w, "NOT undone: %s: %v; left behind: %s\n", s.object, err, what)
+			left = append(left, s.object+" ("+what+")")
 			continue
 		}
 		fmt.Fprintf(w, "undone: %s: %s\n", s.object, did)
@@ -141,6 +147,16 @@ func (l *undoLog) rollback(ctx context.Context, w io.Writer, cause error) error 
 	}
 	return fmt.Errorf("undid the %s this run made before it failed (listed above): %w", changes(len(l.steps)), cause)
 }
+
+// leftBehind is an undo that failed and leaves something else behind than its step
+// says.
+type leftBehind struct {
+	what string
+	err  error
+}
+
+func (e leftBehind) Error() string { return e.err.Error() }
+func (e leftBehind) Unwrap() error { return e.err }
 
 func changes(n int) string {
 	if n == 1 {
