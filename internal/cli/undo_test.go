@@ -37,6 +37,27 @@ func TestUndoLeavesOthersChanges(t *testing.T) {
 		}
 		return out
 	}
+	// What a run writes, and what another writer does before the undo.
+	create := func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) { log.Created(write(t, s)) }
+	overwrite := func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) {
+		old := write(t, s)
+		changed := old.DeepCopy()
+		changed.Data = data("thisrun")
+		log.Overwrote(old, write(t, changed))
+	}
+	remove := func(t *testing.T, s *corev1.Secret) {
+		if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	change := func(t *testing.T, s *corev1.Secret) {
+		now, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		now.Data = data("theirs")
+		write(t, now)
+	}
 	tests := []struct {
 		name string
 		// run writes as the command would and records it; others then changes it.
@@ -48,71 +69,43 @@ func TestUndoLeavesOthersChanges(t *testing.T) {
 		want string // who wrote the Secret's content afterwards, or "" when it is gone
 	}{
 		{
-			name: "created, then deleted by someone",
-			run:  func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) { log.Created(write(t, s)) },
-			others: func(t *testing.T, s *corev1.Secret) {
-				if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			},
-			line: ": already deleted by someone else",
+			name:   "created, then deleted by someone",
+			run:    create,
+			others: remove,
+			line:   ": already deleted by someone else",
 		},
 		{
-			name: "created, then changed by someone",
-			run:  func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) { log.Created(write(t, s)) },
-			others: func(t *testing.T, s *corev1.Secret) {
-				now, _ := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-				now.Data = data("theirs")
-				write(t, now)
-			},
-			line: "NOT undone: secret/{S} in {NS}: someone changed it since this run wrote it; not deleted, so as not to undo their change; left behind: the Secret this run created",
-			left: "left behind: secret/{S} in {NS} (the Secret this run created)",
-			want: "theirs",
+			name:   "created, then changed by someone",
+			run:    create,
+			others: change,
+			line:   "NOT undone: secret/{S} in {NS}: someone changed it since this run wrote it; not deleted, so as not to undo their change; left behind: the Secret this run created",
+			left:   "left behind: secret/{S} in {NS} (the Secret this run created)",
+			want:   "theirs",
 		},
 		{
 			name: "created, then deleted and created again by someone",
-			run:  func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) { log.Created(write(t, s)) },
+			run:  create,
 			others: func(t *testing.T, s *corev1.Secret) {
-				if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil {
-					t.Fatal(err)
-				}
+				remove(t, s)
 				write(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.Name}, Type: s.Type, Data: data("theirs")})
 			},
 			line: ": not deleted: someone deleted it and created another since; that one is left as it is",
 			want: "theirs",
 		},
 		{
-			name: "overwritten, then changed by someone",
-			run: func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) {
-				old := write(t, s)
-				changed := old.DeepCopy()
-				changed.Data = data("thisrun")
-				log.Overwrote(old, write(t, changed))
-			},
-			others: func(t *testing.T, s *corev1.Secret) {
-				now, _ := secrets.Get(ctx, s.Name, metav1.GetOptions{})
-				now.Data = data("theirs")
-				write(t, now)
-			},
-			line: "NOT undone: secret/{S} in {NS}: someone changed it since this run wrote it; not restored, so as not to undo their change; left behind: the credentials this run wrote, in place of those it read",
-			left: "left behind: secret/{S} in {NS} (the credentials this run wrote, in place of those it read)",
-			want: "theirs",
+			name:   "overwritten, then changed by someone",
+			run:    overwrite,
+			others: change,
+			line:   "NOT undone: secret/{S} in {NS}: someone changed it since this run wrote it; not restored, so as not to undo their change; left behind: the credentials this run wrote, in place of those it read",
+			left:   "left behind: secret/{S} in {NS} (the credentials this run wrote, in place of those it read)",
+			want:   "theirs",
 		},
 		{
-			name: "overwritten, then deleted by someone",
-			run: func(t *testing.T, log *cli.UndoLog, s *corev1.Secret) {
-				old := write(t, s)
-				changed := old.DeepCopy()
-				changed.Data = data("thisrun")
-				log.Overwrote(old, write(t, changed))
-			},
-			others: func(t *testing.T, s *corev1.Secret) {
-				if err := secrets.Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil {
-					t.Fatal(err)
-				}
-			},
-			line: "NOT undone: secret/{S} in {NS}: it was deleted since this run wrote it; left behind: nothing: the Secret is gone, and the credentials it held before this run with it",
-			left: "left behind: secret/{S} in {NS} (nothing: the Secret is gone",
+			name:   "overwritten, then deleted by someone",
+			run:    overwrite,
+			others: remove,
+			line:   "NOT undone: secret/{S} in {NS}: it was deleted since this run wrote it; left behind: nothing: the Secret is gone, and the credentials it held before this run with it",
+			left:   "left behind: secret/{S} in {NS} (nothing: the Secret is gone",
 		},
 	}
 	for i, tt := range tests {
