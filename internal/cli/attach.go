@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,10 +28,11 @@ type AttachOptions struct {
 	DryRun          string
 	detach          bool
 
-	flags     *genericclioptions.ConfigFlags
-	client    kubernetes.Interface
-	namespace string
-	dryRun    dryRunMode
+	flags           *genericclioptions.ConfigFlags
+	client          kubernetes.Interface
+	namespace       string
+	serviceAccounts []string
+	dryRun          dryRunMode
 	genericiooptions.IOStreams
 }
 
@@ -55,16 +57,19 @@ writes it back with the version it read, retrying on conflict).
 
 Pods get a ServiceAccount's pull Secrets only when they are created: attach lists the
 running pods that will not see the Secret until recreated, and --restart does a
-rollout restart of the Deployments, StatefulSets and DaemonSets that own them.`,
+rollout restart of the Deployments, StatefulSets and DaemonSets that own them; a
+restart that fails makes the command fail, naming the workload.
+
+When the change of one ServiceAccount fails, the changes made before it are undone
+and the command exits non-zero.`,
 		Example: `  kubectl regcred attach regcred --serviceaccount default -n team-a
   kubectl regcred attach regcred --serviceaccount '*' -A --restart`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Secret = args[0]
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(args); err != nil {
 				return err
 			}
-			if err := o.Complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -73,7 +78,7 @@ rollout restart of the Deployments, StatefulSets and DaemonSets that own them.`,
 	if detach {
 		cmd.Use = "detach SECRET --serviceaccount NAME[,NAME...|*] [-n NS | -A]"
 		cmd.Short = "Remove a pull Secret from ServiceAccounts, keeping their other entries"
-		cmd.Long = "Remove the Secret from the ServiceAccounts' imagePullSecrets, keeping every other entry.\nRunning pods keep the copy they got at creation."
+		cmd.Long = "Remove the Secret from the ServiceAccounts' imagePullSecrets, keeping every other entry.\nRunning pods keep the copy they got at creation. When the change of one ServiceAccount\nfails, the changes made before it are undone and the command exits non-zero."
 		cmd.Example = "  kubectl regcred detach regcred --serviceaccount default -n team-a"
 	}
 	cmd.Flags().StringSliceVar(&o.ServiceAccounts, "serviceaccount", nil, "ServiceAccounts (comma-separated), or * for all")
@@ -85,34 +90,38 @@ rollout restart of the Deployments, StatefulSets and DaemonSets that own them.`,
 	return cmd
 }
 
-// Validate checks the flags.
+// Complete reads the argument and the flags, and makes the client.
+func (o *AttachOptions) Complete(args []string) error {
+	o.Secret = args[0]
+	o.serviceAccounts = splitList(o.ServiceAccounts)
+	var err error
+	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
+		return err
+	}
+	o.client, o.namespace, err = clientFor(o.flags)
+	return err
+}
+
+// Validate checks the flags; it changes nothing.
 func (o *AttachOptions) Validate() error {
-	o.ServiceAccounts = splitList(o.ServiceAccounts)
-	if len(o.ServiceAccounts) == 0 {
+	if len(o.serviceAccounts) == 0 {
 		return fmt.Errorf("--serviceaccount is required: name one or more ServiceAccounts, or '*' for all")
 	}
-	if slices.Contains(o.ServiceAccounts, "*") && len(o.ServiceAccounts) > 1 {
+	if slices.Contains(o.serviceAccounts, "*") && len(o.serviceAccounts) > 1 {
 		return fmt.Errorf("--serviceaccount '*' means all: do not list others with it")
 	}
 	if o.AllNamespaces && o.flags.Namespace != nil && *o.flags.Namespace != "" {
 		return fmt.Errorf("-n and -A choose the namespaces in different ways: use one")
 	}
-	var err error
-	o.dryRun, err = parseDryRun(o.DryRun)
-	if err == nil && o.Restart && o.dryRun != dryRunNone {
-		err = fmt.Errorf("--restart does not go with --dry-run")
+	if o.Restart && o.dryRun != dryRunNone {
+		return fmt.Errorf("--restart does not go with --dry-run")
 	}
-	return err
+	return nil
 }
 
-// Complete makes the client.
-func (o *AttachOptions) Complete() error {
-	var err error
-	o.client, o.namespace, err = clientFor(o.flags)
-	return err
-}
-
-// Run checks every namespace, then changes the ServiceAccounts namespace by namespace.
+// Run checks every namespace, changes the ServiceAccounts (undoing them all when one
+// change fails), then reports the pods the change does not reach and restarts their
+// workloads when asked.
 func (o *AttachOptions) Run(ctx context.Context) error {
 	namespaces, err := o.targetNamespaces(ctx)
 	if err != nil {
@@ -120,7 +129,7 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 	}
 	targets := map[string][]string{}
 	for _, ns := range namespaces {
-		if targets[ns], err = o.serviceAccounts(ctx, ns); err != nil {
+		if targets[ns], err = o.targetServiceAccounts(ctx, ns); err != nil {
 			return err
 		}
 	}
@@ -128,23 +137,32 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 	if o.detach {
 		edit, verb = serviceaccount.Detach, "detached"
 	}
+	undo := &undoLog{client: o.client}
 	for _, ns := range namespaces {
 		for _, sa := range targets[ns] {
 			if o.dryRun == dryRunClient {
 				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, verb, o.dryRun.suffix())
 				continue
 			}
-			changed, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
+			e, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
 			if err != nil {
-				return err
+				return undo.rollback(ctx, o.ErrOut, err)
 			}
-			fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, verb), o.dryRun.suffix())
-		}
-		if !o.detach {
-			if err := o.reportStale(ctx, ns, targets[ns]); err != nil {
-				fmt.Fprintf(o.ErrOut, "warning: could not check the pods of %s: %v\n", ns, err)
+			if o.dryRun == dryRunNone {
+				undo.edited(e)
 			}
+			fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(e.Changed, verb), o.dryRun.suffix())
 		}
+	}
+	if o.detach {
+		return nil
+	}
+	var failures []string
+	for _, ns := range namespaces {
+		failures = append(failures, o.reportStale(ctx, ns, targets[ns])...)
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%s is %s, but --restart failed: %s", o.Secret, verb, strings.Join(failures, "; "))
 	}
 	return nil
 }
@@ -214,8 +232,8 @@ func usable(s *corev1.Secret) error {
 }
 
 // serviceAccounts resolves --serviceaccount in one namespace, checking that each exists.
-func (o *AttachOptions) serviceAccounts(ctx context.Context, ns string) ([]string, error) {
-	if slices.Contains(o.ServiceAccounts, "*") {
+func (o *AttachOptions) targetServiceAccounts(ctx context.Context, ns string) ([]string, error) {
+	if slices.Contains(o.serviceAccounts, "*") {
 		list, err := o.client.CoreV1().ServiceAccounts(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("list serviceaccounts in %s: %w", ns, err)
@@ -226,20 +244,25 @@ func (o *AttachOptions) serviceAccounts(ctx context.Context, ns string) ([]strin
 		}
 		return names, nil
 	}
-	for _, sa := range o.ServiceAccounts {
+	for _, sa := range o.serviceAccounts {
 		if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
 			return nil, fmt.Errorf("serviceaccount %s/%s: %w", ns, sa, err)
 		}
 	}
-	return o.ServiceAccounts, nil
+	return o.serviceAccounts, nil
 }
 
 // reportStale lists the pods that will not see the Secret, and restarts their
-// workloads when asked.
-func (o *AttachOptions) reportStale(ctx context.Context, ns string, sas []string) error {
+// workloads when asked. It returns what was asked for and failed: each restart that
+// failed, naming the workload and the reason, and a failure to find the workloads.
+func (o *AttachOptions) reportStale(ctx context.Context, ns string, sas []string) []string {
 	stale, err := serviceaccount.StalePods(ctx, o.client, ns, sas, o.Secret)
 	if err != nil {
-		return err
+		if o.Restart {
+			return []string{fmt.Sprintf("find the workloads to restart in %s: %v", ns, err)}
+		}
+		fmt.Fprintf(o.ErrOut, "warning: could not check the pods of %s: %v\n", ns, err)
+		return nil
 	}
 	var restart []serviceaccount.Workload
 	for _, p := range stale {
@@ -260,12 +283,14 @@ func (o *AttachOptions) reportStale(ctx context.Context, ns string, sas []string
 	if !o.Restart {
 		return nil
 	}
+	var failures []string
 	now := metav1.NewTime(time.Now())
 	for _, w := range restart {
 		if err := serviceaccount.Restart(ctx, o.client, ns, w, now); err != nil {
-			return err
+			failures = append(failures, fmt.Sprintf("%v (retry: kubectl rollout restart %s -n %s)", err, w, ns))
+			continue
 		}
 		fmt.Fprintf(o.Out, "%s in %s restarted\n", w, ns)
 	}
-	return nil
+	return failures
 }

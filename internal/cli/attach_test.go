@@ -7,9 +7,11 @@ import (
 	"sync"
 	"testing"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/regcred/regcred/internal/serviceaccount"
 )
@@ -199,5 +201,110 @@ func newDeploymentWithPod(t *testing.T, ns, name string, pullSecrets []string) {
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttachUndoesWhenAWriteIsRefused has the API server refuse the ServiceAccount
+// update in the second namespace of attach -A and detach -A: the first namespace's
+// ServiceAccount is put back as it was, entries and order, and the command fails.
+func TestAttachUndoesWhenAWriteIsRefused(t *testing.T) {
+	tests := []struct {
+		command string
+		// before is the first namespace's ServiceAccount list; SECRET is the Secret.
+		before, want string
+	}{
+		{"attach", "x,y", "undone: serviceaccount/ci in FIRST: SECRET taken off again, other entries kept"},
+		{"detach", "x,SECRET,y", "undone: serviceaccount/ci in FIRST: SECRET put back where it was, other entries kept"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.command, func(t *testing.T) {
+			secret := fmt.Sprintf("undo-%s-%d", tt.command, i)
+			first, second := newNamespace(t, "saundo"), newNamespace(t, "saundo")
+			if second < first {
+				first, second = second, first // -A goes through the namespaces in sort order
+			}
+			before := strings.ReplaceAll(tt.before, "SECRET", secret)
+			for _, ns := range []string{first, second} {
+				pullSecretFor(t, ns, secret)
+				newServiceAccount(t, ns, "ci", strings.Split(before, ",")...)
+			}
+			message := refuse(t, second, "", "serviceaccounts", admissionv1.Update)
+
+			out, errOut, code := runCmd(t, tt.command, secret, "--serviceaccount", "ci", "-A")
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stdout %q", code, out)
+			}
+			want := strings.NewReplacer("FIRST", first, "SECRET", secret).Replace(tt.want)
+			for _, w := range []string{want, "error: undid the 1 change this run made before it failed (listed above): update serviceaccount " + second + "/ci: ", message} {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			for _, ns := range []string{first, second} {
+				if got := saSecrets(t, ns, "ci"); got != before {
+					t.Errorf("serviceaccount %s/ci imagePullSecrets = %s, want %s (as before the run)", ns, got, before)
+				}
+			}
+		})
+	}
+}
+
+// TestServiceAccountUndoKeepsOthersEntries undoes an attach and a detach after another
+// writer changed the list: only this run's change is taken back.
+func TestServiceAccountUndoKeepsOthersEntries(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "saundo")
+	tests := []struct {
+		name   string
+		before string
+		edit   func(context.Context, kubernetes.Interface, string, string, string, []string) (serviceaccount.Edit, error)
+		want   string
+	}{
+		{"attach", "a,b", serviceaccount.Attach, "a,b,other"},
+		{"detach", "a,regcred,b", serviceaccount.Detach, "a,regcred,b,other"},
+		{"attach of an entry already there", "regcred", serviceaccount.Attach, "regcred,other"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sa := fmt.Sprintf("sa-%d", i)
+			newServiceAccount(t, ns, sa, strings.Split(tt.before, ",")...)
+			e, err := tt.edit(ctx, kube, ns, sa, "regcred", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := serviceaccount.Attach(ctx, kube, ns, sa, "other", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Undo(ctx, kube); err != nil {
+				t.Fatal(err)
+			}
+			if got := saSecrets(t, ns, sa); got != tt.want {
+				t.Errorf("after %s, another writer's attach and the undo: imagePullSecrets = %s, want %s", tt.name, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestAttachRestartFails has the API server refuse the rollout restart: attach
+// --restart fails, naming the workload and the reason, and the Secret stays attached.
+func TestAttachRestartFails(t *testing.T) {
+	ns := newNamespace(t, "restartfail")
+	pullSecretFor(t, ns, "regcred")
+	newDeploymentWithPod(t, ns, "web", nil)
+	message := refuse(t, ns, "apps", "deployments", admissionv1.Update)
+
+	out, errOut, code := runCmd(t, "attach", "regcred", "--serviceaccount", "default", "-n", ns, "--restart")
+	if code != 2 {
+		t.Errorf("attach --restart with a refused restart: exit %d, want 2; stdout %q", code, out)
+	}
+	want := "error: regcred is attached, but --restart failed: restart Deployment/web in " + ns + ": "
+	if !strings.Contains(errOut, want) || !strings.Contains(errOut, message) || !strings.Contains(errOut, "(retry: kubectl rollout restart Deployment/web -n "+ns+")") {
+		t.Errorf("stderr = %q, want %q with the reason %q and how to retry", errOut, want, message)
+	}
+	if strings.Contains(out, "restarted") {
+		t.Errorf("stdout says restarted: %q", out)
+	}
+	if got := saSecrets(t, ns, "default"); got != "regcred" {
+		t.Errorf("default imagePullSecrets = %s, want regcred (the attach succeeded and stays)", got)
 	}
 }

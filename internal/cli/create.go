@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -32,9 +31,8 @@ type CreateOptions struct {
 	PasswordStdin bool
 	PasswordFile  string
 
-	FromDockerConfig    string
-	fromDockerConfigSet bool
-	Registries          []string
+	FromDockerConfig string
+	Registries       []string
 
 	Namespaces    []string
 	AllNamespaces bool
@@ -45,11 +43,13 @@ type CreateOptions struct {
 	Overwrite     bool
 	registryFlags registryFlags
 
-	flags      *genericclioptions.ConfigFlags
-	client     kubernetes.Interface
-	namespaces []string
-	servers    []dockercfg.Server
-	dryRun     dryRunMode
+	flags               *genericclioptions.ConfigFlags
+	client              kubernetes.Interface
+	fromDockerConfigSet bool
+	key                 string   // --server as the key the kubelet matches
+	namespaces          []string // -n or --namespaces; with -A, Run lists them
+	attach              []string
+	dryRun              dryRunMode
 	genericiooptions.IOStreams
 }
 
@@ -67,7 +67,10 @@ key the kubelet matches. Before saving, the credential is checked against the re
 
 With --from-docker-config, only the named registries are taken from a docker config
 (credential helpers are asked for theirs); entries without a usable username and
-password, identity tokens included, are refused with the reason.`,
+password, identity tokens included, are refused with the reason.
+
+Over several namespaces (and with --attach), every write is undone when one of them
+fails, and the command exits non-zero.`,
 		Example: `  # Read the password from stdin, create in two namespaces, attach to their default ServiceAccount
   printf '%s' "$TOKEN" | kubectl regcred create regcred --server reg.example.com:5000 \
       --username robot --password-stdin --namespaces team-a,team-b --attach default
@@ -79,8 +82,7 @@ password, identity tokens included, are refused with the reason.`,
   kubectl regcred create regcred --server reg.example.com --username u --password-file pw.txt \
       --dry-run=client -o yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.fromDockerConfigSet = cmd.Flags().Changed("from-docker-config")
-			if err := o.Complete(cmd.Context(), args); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -110,9 +112,9 @@ password, identity tokens included, are refused with the reason.`,
 	return cmd
 }
 
-// Complete reads the arguments, the password and the docker config, and resolves the
-// namespaces.
-func (o *CreateOptions) Complete(ctx context.Context, args []string) error {
+// Complete reads the arguments and resolves the key, the namespaces and the client.
+func (o *CreateOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.fromDockerConfigSet = cmd.Flags().Changed("from-docker-config")
 	if o.fromDockerConfigSet && o.FromDockerConfig == defaultDockerConfig && len(args) == 2 {
 		// --from-docker-config PATH: pflag reads an optional value only after "=",
 		// so the path is one of the two arguments: the one that is a file.
@@ -130,23 +132,10 @@ func (o *CreateOptions) Complete(ctx context.Context, args []string) error {
 	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
 		return err
 	}
-	if err := o.validateFlags(); err != nil {
-		return err
-	}
-	if o.fromDockerConfigSet {
-		if o.servers, err = fromDockerConfig(ctx, o.FromDockerConfig, o.Registries); err != nil {
-			return err
-		}
-	} else {
-		key, err := dockercfg.KeyFor(o.Server)
-		if err != nil {
+	if o.Server != "" {
+		if o.key, err = dockercfg.KeyFor(o.Server); err != nil {
 			return fmt.Errorf("--server: %w", err)
 		}
-		password, err := o.readPassword()
-		if err != nil {
-			return err
-		}
-		o.servers = []dockercfg.Server{{Key: key, Credential: dockercfg.Credential{Username: o.Username, Password: password, Email: o.Email}}}
 	}
 	ns, _, err := o.flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
@@ -159,20 +148,17 @@ func (o *CreateOptions) Complete(ctx context.Context, args []string) error {
 		}
 	}
 	switch {
-	case o.AllNamespaces:
-		if o.namespaces, err = allNamespaces(ctx, o.client); err != nil {
-			return err
-		}
 	case len(o.Namespaces) > 0:
 		o.namespaces = splitList(o.Namespaces)
-	default:
+	case !o.AllNamespaces:
 		o.namespaces = []string{ns}
 	}
-	o.Attach = splitList(o.Attach)
+	o.attach = splitList(o.Attach)
 	return nil
 }
 
-func (o *CreateOptions) validateFlags() error {
+// Validate checks the flags and what Complete resolved; it changes nothing.
+func (o *CreateOptions) Validate() error {
 	nsSet := 0
 	for _, set := range []bool{o.AllNamespaces, len(o.Namespaces) > 0, o.flags.Namespace != nil && *o.flags.Namespace != ""} {
 		if set {
@@ -182,6 +168,25 @@ func (o *CreateOptions) validateFlags() error {
 	if nsSet > 1 {
 		return fmt.Errorf("-n, --namespaces and -A choose the namespaces in different ways: use one")
 	}
+	if err := o.validateCredentialFlags(); err != nil {
+		return err
+	}
+	if errs := validateSecretName(o.Name); errs != "" {
+		return fmt.Errorf("secret name %q: %s", o.Name, errs)
+	}
+	switch o.Output {
+	case "", "json", "yaml", "name":
+	default:
+		return fmt.Errorf("--output %q: use json, yaml or name", o.Output)
+	}
+	if !o.AllNamespaces && len(o.namespaces) == 0 {
+		return fmt.Errorf("no namespace to create the Secret in")
+	}
+	return nil
+}
+
+// validateCredentialFlags checks that the credential is given one way.
+func (o *CreateOptions) validateCredentialFlags() error {
 	if o.fromDockerConfigSet {
 		if o.Server != "" || o.Username != "" || o.PasswordStdin || o.PasswordFile != "" || o.Password != "" {
 			return fmt.Errorf("--from-docker-config takes credentials from the file: drop --server, --username and the password flags")
@@ -212,53 +217,48 @@ func (o *CreateOptions) validateFlags() error {
 	return nil
 }
 
-func (o *CreateOptions) readPassword() (string, error) {
-	var raw []byte
-	var err error
+// credentials reads the password, or takes the named registries from the docker config.
+func (o *CreateOptions) credentials(ctx context.Context) ([]dockercfg.Server, error) {
+	if o.fromDockerConfigSet {
+		return fromDockerConfig(ctx, o.FromDockerConfig, o.Registries)
+	}
+	var password string
 	switch {
 	case o.Password != "":
 		fmt.Fprintln(o.ErrOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.")
-		return o.Password, nil
+		password = o.Password
 	case o.PasswordStdin:
-		if raw, err = io.ReadAll(o.In); err != nil {
-			return "", fmt.Errorf("read password from stdin: %w", err)
+		pw, err := readPassword(o.In, "stdin")
+		if err != nil {
+			return nil, err
 		}
+		password = pw
 	default:
-		if raw, err = os.ReadFile(o.PasswordFile); err != nil {
-			return "", fmt.Errorf("--password-file: %w", err)
+		f, err := os.Open(o.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--password-file: %w", err)
+		}
+		defer f.Close()
+		if password, err = readPassword(f, "--password-file "+o.PasswordFile); err != nil {
+			return nil, err
 		}
 	}
-	pw := strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r")
-	if pw == "" {
-		return "", fmt.Errorf("the password is empty: pipe it in with printf '%%s' \"$PASSWORD\" | ... --password-stdin")
-	}
-	return pw, nil
+	return []dockercfg.Server{{Key: o.key, Credential: dockercfg.Credential{Username: o.Username, Password: password, Email: o.Email}}}, nil
 }
 
-// Validate checks what Complete gathered.
-func (o *CreateOptions) Validate() error {
-	if errs := validateSecretName(o.Name); errs != "" {
-		return fmt.Errorf("secret name %q: %s", o.Name, errs)
-	}
-	switch o.Output {
-	case "", "json", "yaml", "name":
-	default:
-		return fmt.Errorf("--output %q: use json, yaml or name", o.Output)
-	}
-	if len(o.namespaces) == 0 {
-		return fmt.Errorf("no namespace to create the Secret in")
-	}
-	return nil
-}
-
-// Run verifies the credentials, checks every namespace, then writes.
+// Run reads and verifies the credentials, checks every namespace, then writes; when a
+// write fails, it undoes the writes before it.
 func (o *CreateOptions) Run(ctx context.Context) error {
+	servers, err := o.credentials(ctx)
+	if err != nil {
+		return err
+	}
 	if !o.NoVerify {
 		checker, err := o.registryFlags.checker()
 		if err != nil {
 			return err
 		}
-		for _, s := range o.servers {
+		for _, s := range servers {
 			res := checker.Login(ctx, dockercfg.LoginHost(s.Key), s.Credential)
 			if !res.Outcome.Pullable() {
 				return failed("not saved: %s: %s: %s (%s)", res.Registry, res.Outcome, res.Detail, loginHint(res.Outcome))
@@ -266,64 +266,44 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.ErrOut, "verified: %s\n", res.Detail)
 		}
 	}
-	data, err := dockercfg.Marshal(o.servers...)
+	data, err := dockercfg.Marshal(servers...)
 	if err != nil {
 		return err
 	}
-	if o.dryRun == dryRunClient {
-		return o.printClientDryRun(data)
-	}
-	// Check every namespace before writing anything: all or nothing.
-	existing := map[string]*corev1.Secret{}
-	for _, ns := range o.namespaces {
-		n, err := o.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("namespace %s: %w", ns, err)
-		}
-		if n.Status.Phase == corev1.NamespaceTerminating {
-			return fmt.Errorf("namespace %s is being deleted: leave it out", ns)
-		}
-		s, err := o.client.CoreV1().Secrets(ns).Get(ctx, o.Name, metav1.GetOptions{})
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return fmt.Errorf("get secret %s/%s: %w", ns, o.Name, err)
-		case s.Type != corev1.SecretTypeDockerConfigJson && s.Type != corev1.SecretTypeDockercfg:
-			return fmt.Errorf("secret %s/%s exists with type %q: regcred never changes a Secret of another type; pick another name or delete it", ns, o.Name, typeOf(s))
-		case pullsecret.Owner(s) != "":
-			return fmt.Errorf("secret %s/%s is a copy that ClusterPullSecret %s keeps: regcred-controller would undo any change; change its source instead (%s)", ns, o.Name, pullsecret.Owner(s), copySource(s))
-		case !o.Overwrite:
-			return fmt.Errorf("secret %s/%s already exists: add --overwrite to replace its credentials", ns, o.Name)
-		case s.Type != corev1.SecretTypeDockerConfigJson:
-			return fmt.Errorf("secret %s/%s has type %s and a Secret's type cannot change: delete it first, then create", ns, o.Name, s.Type)
-		case s.Immutable != nil && *s.Immutable:
-			return fmt.Errorf("secret %s/%s is immutable: delete it first, then create", ns, o.Name)
-		default:
-			existing[ns] = s
-		}
-		for _, sa := range o.Attach {
-			if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
-				return fmt.Errorf("--attach %s: serviceaccount %s/%s: %w", sa, ns, sa, err)
-			}
-		}
-	}
-	var written []*corev1.Secret
-	for _, ns := range o.namespaces {
-		s, verb, err := o.write(ctx, ns, data, existing[ns])
-		if err != nil {
+	namespaces := o.namespaces
+	if o.AllNamespaces {
+		if namespaces, err = allNamespaces(ctx, o.client); err != nil {
 			return err
+		}
+	}
+	if o.dryRun == dryRunClient {
+		return o.printClientDryRun(namespaces, data)
+	}
+	existing, err := o.check(ctx, namespaces)
+	if err != nil {
+		return err
+	}
+	undo := &undoLog{client: o.client}
+	var written []*corev1.Secret
+	for _, ns := range namespaces {
+		s, verb, err := o.write(ctx, ns, data, existing[ns], undo)
+		if err != nil {
+			return undo.rollback(ctx, o.ErrOut, err)
 		}
 		written = append(written, s)
 		if o.Output == "" {
 			fmt.Fprintf(o.Out, "secret/%s %s in %s%s\n", o.Name, verb, ns, o.dryRun.suffix())
 		}
-		for _, sa := range o.Attach {
-			changed, err := serviceaccount.Attach(ctx, o.client, ns, sa, o.Name, o.dryRun.serverDryRun())
+		for _, sa := range o.attach {
+			e, err := serviceaccount.Attach(ctx, o.client, ns, sa, o.Name, o.dryRun.serverDryRun())
 			if err != nil {
-				return err
+				return undo.rollback(ctx, o.ErrOut, fmt.Errorf("--attach %s: %w", sa, err))
+			}
+			if o.dryRun == dryRunNone {
+				undo.edited(e)
 			}
 			if o.Output == "" {
-				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(changed, "attached"), o.dryRun.suffix())
+				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(e.Changed, "attached"), o.dryRun.suffix())
 			}
 		}
 	}
@@ -333,7 +313,48 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *CreateOptions) write(ctx context.Context, ns string, data []byte, old *corev1.Secret) (*corev1.Secret, string, error) {
+// check checks every namespace before anything is written, and returns the Secrets
+// that --overwrite replaces.
+func (o *CreateOptions) check(ctx context.Context, namespaces []string) (map[string]*corev1.Secret, error) {
+	existing := map[string]*corev1.Secret{}
+	for _, ns := range namespaces {
+		n, err := o.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("namespace %s: %w", ns, err)
+		}
+		if n.Status.Phase == corev1.NamespaceTerminating {
+			return nil, fmt.Errorf("namespace %s is being deleted: leave it out", ns)
+		}
+		s, err := o.client.CoreV1().Secrets(ns).Get(ctx, o.Name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("get secret %s/%s: %w", ns, o.Name, err)
+		case s.Type != corev1.SecretTypeDockerConfigJson && s.Type != corev1.SecretTypeDockercfg:
+			return nil, fmt.Errorf("secret %s/%s exists with type %q: regcred never changes a Secret of another type; pick another name or delete it", ns, o.Name, typeOf(s))
+		case pullsecret.Owner(s) != "":
+			return nil, fmt.Errorf("secret %s/%s is a copy that ClusterPullSecret %s keeps: regcred-controller would undo any change; change its source instead (%s)", ns, o.Name, pullsecret.Owner(s), copySource(s))
+		case !o.Overwrite:
+			return nil, fmt.Errorf("secret %s/%s already exists: add --overwrite to replace its credentials", ns, o.Name)
+		case s.Type != corev1.SecretTypeDockerConfigJson:
+			return nil, fmt.Errorf("secret %s/%s has type %s and a Secret's type cannot change: delete it first, then create", ns, o.Name, s.Type)
+		case s.Immutable != nil && *s.Immutable:
+			return nil, fmt.Errorf("secret %s/%s is immutable: delete it first, then create", ns, o.Name)
+		default:
+			existing[ns] = s
+		}
+		for _, sa := range o.attach {
+			if _, err := o.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
+				return nil, fmt.Errorf("--attach %s: serviceaccount %s/%s: %w", sa, ns, sa, err)
+			}
+		}
+	}
+	return existing, nil
+}
+
+// write creates the Secret, or replaces the credentials of old, and records the write
+// in undo (unless it is a server dry run, which stores nothing).
+func (o *CreateOptions) write(ctx context.Context, ns string, data []byte, old *corev1.Secret, undo *undoLog) (*corev1.Secret, string, error) {
 	if old != nil {
 		s := old.DeepCopy()
 		s.Type = corev1.SecretTypeDockerConfigJson
@@ -342,6 +363,9 @@ func (o *CreateOptions) write(ctx context.Context, ns string, data []byte, old *
 		if err != nil {
 			return nil, "", fmt.Errorf("update secret %s/%s: %w", ns, o.Name, err)
 		}
+		if o.dryRun == dryRunNone {
+			undo.overwrote(old, out)
+		}
 		return out, "configured", nil
 	}
 	s := newPullSecret(ns, o.Name, data)
@@ -349,17 +373,20 @@ func (o *CreateOptions) write(ctx context.Context, ns string, data []byte, old *
 	if err != nil {
 		return nil, "", fmt.Errorf("create secret %s/%s: %w", ns, o.Name, err)
 	}
+	if o.dryRun == dryRunNone {
+		undo.created(out)
+	}
 	return out, "created", nil
 }
 
 // printClientDryRun prints what would be created, without asking the cluster.
-func (o *CreateOptions) printClientDryRun(data []byte) error {
+func (o *CreateOptions) printClientDryRun(namespaces []string, data []byte) error {
 	var secrets []*corev1.Secret
-	for _, ns := range o.namespaces {
+	for _, ns := range namespaces {
 		secrets = append(secrets, newPullSecret(ns, o.Name, data))
 		if o.Output == "" {
 			fmt.Fprintf(o.Out, "secret/%s created in %s%s\n", o.Name, ns, o.dryRun.suffix())
-			for _, sa := range o.Attach {
+			for _, sa := range o.attach {
 				fmt.Fprintf(o.Out, "serviceaccount/%s in %s attached%s\n", sa, ns, o.dryRun.suffix())
 			}
 		}

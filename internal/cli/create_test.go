@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -234,6 +235,10 @@ func TestCreateFromDockerConfig(t *testing.T) {
 
 func TestCreateBadInput(t *testing.T) {
 	ns := newNamespace(t, "badinput")
+	emptyFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(emptyFile, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		stdin string
@@ -244,6 +249,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"two password sources", "pw", []string{"--server", "r.example.com", "--username", "u", "--password-stdin", "--password-file", "f"}, "give the password one way"},
 		{"no password source", "", []string{"--server", "r.example.com", "--username", "u"}, "give the password one way"},
 		{"empty password", "\n", []string{"--server", "r.example.com", "--username", "u", "--password-stdin"}, "the password is empty"},
+		{"empty password file", "", []string{"--server", "r.example.com", "--username", "u", "--password-file", emptyFile}, "the password is empty (read from --password-file " + emptyFile + ")"},
 		{"missing password file", "", []string{"--server", "r.example.com", "--username", "u", "--password-file", "/nonexistent/pw"}, "--password-file"},
 		{"bad server", "pw", []string{"--server", "Reg.Example.com", "--username", "u", "--password-stdin"}, "write reg.example.com"},
 		{"tag in server", "pw", []string{"--server", "reg.example.com/app:1", "--username", "u", "--password-stdin"}, "tag or digest"},
@@ -283,4 +289,115 @@ func refNames(refs []corev1.LocalObjectReference) string {
 		names = append(names, r.Name)
 	}
 	return strings.Join(names, ",")
+}
+
+// TestCreateUndoesWhenAWriteIsRefused has the API server refuse one write of a run over
+// two namespaces (an admission policy): what the run wrote before is undone, each undo
+// is said, and the command fails.
+func TestCreateUndoesWhenAWriteIsRefused(t *testing.T) {
+	ctx := context.Background()
+	oldData := map[string]string{".dockerconfigjson": `{"auths":{"old.example.com":{"username":"old","password":"old-password"}}}`}
+	tests := []struct {
+		name string
+		// existing: the namespaces already have the Secret (old credentials); --overwrite.
+		existing bool
+		// refuse: what the API server refuses in the second namespace.
+		resource string
+		op       admissionv1.OperationType
+		want     []string
+	}{
+		{"secret refused", false, "secrets", admissionv1.Create, []string{
+			"undone: serviceaccount/builder in A: regcred taken off again, other entries kept",
+			"undone: secret/regcred in A: deleted (this run created it)",
+			"undid the 2 changes this run made before it failed (listed above): create secret B/regcred: ",
+		}},
+		{"serviceaccount refused", false, "serviceaccounts", admissionv1.Update, []string{
+			"undone: secret/regcred in B: deleted (this run created it)",
+			"undone: serviceaccount/builder in A: regcred taken off again, other entries kept",
+			"undone: secret/regcred in A: deleted (this run created it)",
+			"undid the 3 changes this run made before it failed (listed above): --attach builder: update serviceaccount B/builder: ",
+		}},
+		{"overwrite refused", true, "secrets", admissionv1.Update, []string{
+			"undone: secret/regcred in A: restored to the version this run read",
+			"undid the 2 changes this run made before it failed (listed above): update secret B/regcred: ",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, b := newNamespace(t, "undo"), newNamespace(t, "undo")
+			newServiceAccount(t, a, "builder", "existing")
+			newServiceAccount(t, b, "builder")
+			old := map[string]*corev1.Secret{}
+			if tt.existing {
+				for _, ns := range []string{a, b} {
+					createSecret(t, ns, "regcred", corev1.SecretTypeDockerConfigJson, oldData)
+					s, err := kube.CoreV1().Secrets(ns).Get(ctx, "regcred", metav1.GetOptions{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					old[ns] = s
+				}
+			}
+			message := refuse(t, b, "", tt.resource, tt.op)
+
+			args := []string{"create", "regcred", "--namespaces", a + "," + b, "--server", regs.Basic.Host, "--username", "alice", "--password-stdin", "--attach", "builder"}
+			if tt.existing {
+				args = append(args, "--overwrite")
+			}
+			out, errOut, code := runCmdIn(t, alicePassword(), args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2; stdout %q", code, out)
+			}
+			for _, w := range append(tt.want, message) {
+				w = strings.NewReplacer("A", a, "B", b).Replace(w)
+				if !strings.Contains(errOut, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errOut)
+				}
+			}
+			noPassword(t, out, errOut)
+
+			for _, ns := range []string{a, b} {
+				s, err := kube.CoreV1().Secrets(ns).Get(ctx, "regcred", metav1.GetOptions{})
+				switch {
+				case !tt.existing && err == nil:
+					t.Errorf("secret %s/regcred is left behind", ns)
+				case tt.existing && err != nil:
+					t.Errorf("secret %s/regcred: %v", ns, err)
+				case tt.existing && (s.UID != old[ns].UID || string(s.Data[".dockerconfigjson"]) != oldData[".dockerconfigjson"]):
+					t.Errorf("secret %s/regcred: UID %s, old credentials back %v; want UID %s with the old credentials back", ns, s.UID, string(s.Data[".dockerconfigjson"]) == oldData[".dockerconfigjson"], old[ns].UID)
+				}
+			}
+			if got := saSecrets(t, a, "builder"); got != "existing" {
+				t.Errorf("serviceaccount %s/builder imagePullSecrets = %s, want existing (as before the run)", a, got)
+			}
+			if got := saSecrets(t, b, "builder"); got != "" {
+				t.Errorf("serviceaccount %s/builder imagePullSecrets = %s, want none (as before the run)", b, got)
+			}
+		})
+	}
+}
+
+// TestCreateSaysWhatIsLeftBehind has the API server refuse the write in the second
+// namespace and the undo in the first: the command says what stays.
+func TestCreateSaysWhatIsLeftBehind(t *testing.T) {
+	a, b := newNamespace(t, "left"), newNamespace(t, "left")
+	refused := refuse(t, b, "", "secrets", admissionv1.Create)
+	refuse(t, a, "", "secrets", admissionv1.Delete)
+	_, errOut, code := runCmdIn(t, alicePassword(), "create", "regcred", "--namespaces", a+","+b, "--server", regs.Basic.Host, "--username", "alice", "--password-stdin")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	for _, w := range []string{
+		"NOT undone: secret/regcred in " + a + ": delete it: ",
+		"; left behind: the Secret this run created\n",
+		"error: 1 of the 1 change this run made before it failed could not be undone, left behind: secret/regcred in " + a + " (the Secret this run created): create secret " + b + "/regcred: ",
+		refused,
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	if !secretExists(t, a, "regcred") {
+		t.Errorf("secret %s/regcred is said to be left behind but is not there", a)
+	}
 }

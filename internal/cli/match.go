@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/regcred/regcred/internal/keyring"
 )
@@ -22,7 +23,9 @@ type MatchOptions struct {
 	Secrets      []string
 	Output       string
 
-	flags *genericclioptions.ConfigFlags
+	flags     *genericclioptions.ConfigFlags
+	client    kubernetes.Interface
+	namespace string
 	genericiooptions.IOStreams
 }
 
@@ -63,7 +66,9 @@ look meant for the image but do not match, why not.`,
   kubectl regcred match ghcr.io/org/app -n team-a --secret regcred --secret other`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Image = args[0]
+			if err := o.Complete(args); err != nil {
+				return err
+			}
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -77,7 +82,19 @@ look meant for the image but do not match, why not.`,
 	return cmd
 }
 
-// Validate checks that exactly one source is given.
+// Complete reads the argument, and makes the client when Secrets are read from the
+// cluster.
+func (o *MatchOptions) Complete(args []string) error {
+	o.Image = args[0]
+	if len(o.Secrets) == 0 {
+		return nil
+	}
+	var err error
+	o.client, o.namespace, err = clientFor(o.flags)
+	return err
+}
+
+// Validate checks that exactly one source is given; it changes nothing.
 func (o *MatchOptions) Validate() error {
 	n := 0
 	for _, set := range []bool{len(o.SecretFiles) > 0, o.DockerConfig != "", len(o.Secrets) > 0} {
@@ -134,10 +151,7 @@ func (o *MatchOptions) Run(ctx context.Context) error {
 }
 
 func (o *MatchOptions) clusterEntries(ctx context.Context) ([]keyring.Entry, []string, error) {
-	cs, ns, err := clientFor(o.flags)
-	if err != nil {
-		return nil, nil, err
-	}
+	cs, ns := o.client, o.namespace
 	secrets, warnings, err := getSecrets(ctx, cs, ns, o.Secrets)
 	if err != nil {
 		return nil, nil, err

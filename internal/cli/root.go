@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -38,10 +42,16 @@ credentials against the real registry, and never prints a password unless asked.
 
 // Run runs kubectl-regcred with args, prints an error as one "error: ..." line on
 // ErrOut, and returns the exit status. main and the in-process tests share it.
+//
+// The first interrupt (Ctrl-C) or SIGTERM cancels the command's context, so that a
+// command that writes can undo what it wrote; a second one ends the process.
 func Run(streams genericiooptions.IOStreams, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	context.AfterFunc(ctx, stop)
 	cmd := NewRootCmd(streams)
 	cmd.SetArgs(args)
-	err := cmd.Execute()
+	err := cmd.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(streams.ErrOut, "error:", err)
 	}

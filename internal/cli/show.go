@@ -60,11 +60,10 @@ password). The password stays hidden unless --reveal.`,
   kubectl regcred show regcred -n team-a -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Name = args[0]
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(args); err != nil {
 				return err
 			}
-			if err := o.Complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -75,7 +74,15 @@ password). The password stays hidden unless --reveal.`,
 	return cmd
 }
 
-// Validate checks the flags.
+// Complete reads the argument and makes the client.
+func (o *ShowOptions) Complete(args []string) error {
+	o.Name = args[0]
+	var err error
+	o.client, o.namespace, err = clientFor(o.flags)
+	return err
+}
+
+// Validate checks the flags; it changes nothing.
 func (o *ShowOptions) Validate() error {
 	switch o.Output {
 	case "", "json", "yaml":
@@ -83,13 +90,6 @@ func (o *ShowOptions) Validate() error {
 	default:
 		return fmt.Errorf("--output %q: use json or yaml", o.Output)
 	}
-}
-
-// Complete makes the client.
-func (o *ShowOptions) Complete() error {
-	var err error
-	o.client, o.namespace, err = clientFor(o.flags)
-	return err
 }
 
 // Run reads the Secret and prints it.

@@ -98,13 +98,10 @@ ClusterPullSecret is Degraded, 2 when status could not run.`,
   kubectl regcred status team-pull -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Name = args[0]
-			}
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(args); err != nil {
 				return err
 			}
-			if err := o.Complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -114,7 +111,7 @@ ClusterPullSecret is Degraded, 2 when status could not run.`,
 	return cmd
 }
 
-// Validate checks the name and the flags.
+// Validate checks the name and the flags; it changes nothing.
 func (o *StatusOptions) Validate() error {
 	switch o.Output {
 	case "", "json", "yaml":
@@ -129,8 +126,11 @@ func (o *StatusOptions) Validate() error {
 	return nil
 }
 
-// Complete makes a client that knows ClusterPullSecrets.
-func (o *StatusOptions) Complete() error {
+// Complete reads the argument and makes a client that knows ClusterPullSecrets.
+func (o *StatusOptions) Complete(args []string) error {
+	if len(args) == 1 {
+		o.Name = args[0]
+	}
 	cfg, err := o.flags.ToRESTConfig()
 	if err != nil {
 		return fmt.Errorf("load kubeconfig: %w", err)

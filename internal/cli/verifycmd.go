@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
@@ -28,7 +28,10 @@ type VerifyOptions struct {
 	Output        string
 	registryFlags registryFlags
 
-	flags *genericclioptions.ConfigFlags
+	flags     *genericclioptions.ConfigFlags
+	client    kubernetes.Interface
+	namespace string
+	checker   *verify.Checker
 	genericiooptions.IOStreams
 }
 
@@ -64,8 +67,8 @@ credential. Exit status 0 only when the image can be pulled.`,
       --password-stdin --image reg.example.com/team/app:1 -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Secret = args[0]
+			if err := o.Complete(args); err != nil {
+				return err
 			}
 			if err := o.Validate(); err != nil {
 				return err
@@ -82,7 +85,23 @@ credential. Exit status 0 only when the image can be pulled.`,
 	return cmd
 }
 
-// Validate checks the flags.
+// Complete reads the argument, makes the registry checker, and the client when a
+// Secret is named.
+func (o *VerifyOptions) Complete(args []string) error {
+	if len(args) == 1 {
+		o.Secret = args[0]
+	}
+	var err error
+	if o.checker, err = o.registryFlags.checker(); err != nil {
+		return err
+	}
+	if o.Secret != "" {
+		o.client, o.namespace, err = clientFor(o.flags)
+	}
+	return err
+}
+
+// Validate checks the flags; it changes nothing.
 func (o *VerifyOptions) Validate() error {
 	if o.Image == "" {
 		return fmt.Errorf("--image is required: the image to check")
@@ -104,17 +123,10 @@ func (o *VerifyOptions) Validate() error {
 
 // Run checks the image.
 func (o *VerifyOptions) Run(ctx context.Context) error {
-	checker, err := o.registryFlags.checker()
-	if err != nil {
-		return err
-	}
 	var entries []keyring.Entry
 	var warnings []string
 	if o.Secret != "" {
-		cs, ns, err := clientFor(o.flags)
-		if err != nil {
-			return err
-		}
+		cs, ns := o.client, o.namespace
 		s, err := cs.CoreV1().Secrets(ns).Get(ctx, o.Secret, metav1.GetOptions{})
 		if err != nil {
 			return fmt.Errorf("get secret %s/%s: %w", ns, o.Secret, err)
@@ -127,13 +139,9 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("--server: %w", err)
 		}
-		pw, err := io.ReadAll(o.In)
+		password, err := readPassword(o.In, "stdin")
 		if err != nil {
-			return fmt.Errorf("read password from stdin: %w", err)
-		}
-		password := strings.TrimSuffix(strings.TrimSuffix(string(pw), "\n"), "\r")
-		if password == "" {
-			return fmt.Errorf("the password on stdin is empty")
+			return err
 		}
 		entries = []keyring.Entry{keyring.NewEntry(key, o.Username, password, "--server")}
 	}
@@ -151,7 +159,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	// works; with none it pulls anonymously.
 	for _, m := range res.Matches {
 		cred := dockercfg.Credential{Username: m.Username, Password: m.Password}
-		r, err := checker.Check(ctx, o.Image, &cred, false)
+		r, err := o.checker.Check(ctx, o.Image, &cred, false)
 		if err != nil {
 			return err
 		}
@@ -165,7 +173,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		return failed("--server %s would not be used for %s (repository %s): the kubelet matches credentials by registry host, port and path", o.Server, o.Image, res.Repository)
 	}
 	if len(res.Matches) == 0 {
-		r, err := checker.Check(ctx, o.Image, nil, false)
+		r, err := o.checker.Check(ctx, o.Image, nil, false)
 		if err != nil {
 			return err
 		}

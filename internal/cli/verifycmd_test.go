@@ -80,8 +80,9 @@ func TestVerifyCredential(t *testing.T) {
 		{[]string{"verify", "s", "--server", "x", "--image", "nginx"}, "not both"},
 		{[]string{"verify", "s"}, "--image is required"},
 		{[]string{"verify", "--server", "x", "--username", "u", "--image", "nginx"}, "go together"},
+		{[]string{"verify", "--server", "x", "--username", "u", "--password-stdin", "--image", "nginx"}, "the password is empty (read from stdin)"},
 	} {
-		if _, errOut, code := runCmd(t, tt.args...); code != 2 || !strings.Contains(errOut, tt.want) {
+		if _, errOut, code := runCmdIn(t, "\n", tt.args...); code != 2 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d, %q; want 2 with %q", tt.args, code, errOut, tt.want)
 		}
 	}
