@@ -32,4 +32,3 @@ no credentials.`,
 	cmd.Flags().StringVar(&certsDir, "certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder (containerd config_path)")
 	return cmd
 }
-
