@@ -12,14 +12,20 @@ IMAGE_PUSH    ?=
 TEST_FLAGS    ?=
 E2E_FLAGS     ?=
 DEMO_FLAGS    ?=
+# The version stamped into `make build` (a git worktree gives the go command no VCS
+# information) and, when VERSION is unset, the release's: v0.0.0-dev.g<commit>.
+GIT_REVISION   = $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+BUILD_VERSION  = $(or $(VERSION),$(shell git describe --tags --match 'v*' --always --dirty --abbrev=12 2>/dev/null))
+RELEASE_VERSION = $(or $(VERSION),v0.0.0-dev.g$(GIT_REVISION))
+DIST          ?= dist
 
-.PHONY: all build generate k8s-bins helm image test e2e demo bench lint clean
+.PHONY: all build generate k8s-bins helm image test e2e demo bench lint release clean
 
 all: lint build test
 
 ## build: the kubectl plugin and the controller, into bin/
 build:
-	$(GO) build -o bin/ ./cmd/...
+	$(GO) build $(if $(BUILD_VERSION),-ldflags "-X github.com/regcred/regcred/internal/buildinfo.version=$(BUILD_VERSION)") -o bin/ ./cmd/...
 
 ## generate: deep-copy code and the CRD from api/v1alpha1, with the pinned controller-gen; the CRD copied into the chart
 generate:
@@ -66,5 +72,10 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(STATICCHECK) -tags e2e ./...
 
+## release: kubectl-regcred archives for linux, darwin and windows on amd64 and arm64, SHA256SUMS and the krew manifest, into $(DIST)/, checked with krew's validator and installer (VERSION=vX.Y.Z)
+release:
+	$(GO) run ./hack/release --version $(RELEASE_VERSION) --out $(DIST)
+	"$$(hack/krew.sh)/check" $(DIST)/regcred.yaml
+
 clean:
-	rm -rf bin/
+	rm -rf bin/ $(DIST)/

@@ -23,7 +23,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, pprofAddr, leaderNS string
-		leaderElect                                 bool
+		leaderElect, printVersion                   bool
 		workers                                     int
 		qps                                         float64
 		burst                                       int
@@ -36,9 +36,14 @@ func main() {
 	flag.IntVar(&workers, "workers", 64, "namespaces reconciled at once")
 	flag.Float64Var(&qps, "kube-api-qps", 1000, "API requests per second the client may make on average (-1: no client-side limit, the API server's priority and fairness only)")
 	flag.IntVar(&burst, "kube-api-burst", 2000, "API requests the client may make at once above --kube-api-qps")
+	flag.BoolVar(&printVersion, "version", false, "print the version and exit")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if printVersion {
+		fmt.Println(buildinfo.Version())
+		return
+	}
 	if os.Getenv("GOGC") == "" {
 		// The heap is mostly caches that change little: collect sooner than Go's
 		// default so that resident memory stays near what the caches hold.

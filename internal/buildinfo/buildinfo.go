@@ -3,26 +3,48 @@ package buildinfo
 
 import "runtime/debug"
 
-// version is set at link time: -X github.com/regcred/regcred/internal/buildinfo.version=v0.1.0
+// version is set at link time for releases:
+// -X github.com/regcred/regcred/internal/buildinfo.version=v0.1.0
 var version = ""
 
-// Version returns the release version, or the module version and VCS revision the
-// binary was built from, or "devel".
+// Version returns, in this order: the version stamped at link time; the main module's
+// version in the build information (v0.1.0 for `go install
+// github.com/regcred/regcred/cmd/kubectl-regcred@v0.1.0`, a pseudo-version carrying
+// the commit, +dirty when modified, for a build in a git checkout); "devel-" and the
+// commit from the VCS settings; or "devel" when the build recorded none of them
+// (-buildvcs=false, or a git worktree, where the go command finds no repository).
 func Version() string {
-	if version != "" {
-		return version
+	bi, _ := debug.ReadBuildInfo()
+	return versionOf(version, bi)
+}
+
+func versionOf(stamped string, bi *debug.BuildInfo) string {
+	if stamped != "" {
+		return stamped
 	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	if bi == nil {
 		return "devel"
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return v
 	}
+	var revision, modified string
 	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			return "devel-" + s.Value[:12]
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value
 		}
 	}
-	return "devel"
+	if revision == "" {
+		return "devel"
+	}
+	if len(revision) > 12 {
+		revision = revision[:12]
+	}
+	if modified == "true" {
+		revision += "+dirty"
+	}
+	return "devel-" + revision
 }

@@ -20,7 +20,6 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/doctor"
 	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/nodeprobe"
@@ -457,8 +456,10 @@ func (o *DoctorOptions) probeNodes(ctx context.Context, findings []doctor.Findin
 		if err != nil {
 			continue
 		}
+		// The registry as the image names it (docker.io for Docker Hub): the name
+		// containerd looks up in certs.d.
 		reg, _, _ := strings.Cut(res.Repository, "/")
-		t := target{f.Namespace, f.Nodes[0], dockercfg.LoginHost(reg)}
+		t := target{f.Namespace, f.Nodes[0], reg}
 		line, done := seen[t]
 		if !done {
 			r, err := nodeprobe.Run(ctx, o.client, t.ns, t.node, t.host, nodeprobe.Options{Image: o.ProbeImage, CertsDir: o.ProbeCertsDir, Timeout: o.ProbeTimeout})

@@ -33,9 +33,20 @@ type Options struct {
 
 // Report is the node's view of a registry.
 type Report struct {
-	Host     string        `json:"host"`
-	Resolved []string      `json:"resolved"`
-	Result   verify.Result `json:"result"`
+	// Host is the registry as images name it (docker.io for Docker Hub).
+	Host string `json:"host"`
+	// Resolved are the addresses of the endpoint Result is about.
+	Resolved []string `json:"resolved,omitempty"`
+	// HostsDir is the folder containerd reads for Host (certs.d/HOST,
+	// certs.d/HOST_PORT_ or certs.d/_default); empty when it uses its defaults.
+	HostsDir string `json:"hostsDir,omitempty"`
+	// Endpoints are the hosts containerd tries for a pull, in its order.
+	Endpoints []Endpoint `json:"endpoints,omitempty"`
+	// Notes are what containerd said while reading HostsDir (a hosts.toml it ignores).
+	Notes []string `json:"notes,omitempty"`
+	// Result is what a pull would meet: the first endpoint that resolves tags and
+	// answers, or else the first that failed.
+	Result verify.Result `json:"result"`
 }
 
 // Run probes host from node with a pod in namespace.

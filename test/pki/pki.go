@@ -1,4 +1,4 @@
-// Package pki makes the certificate authorities and serving certificates of the test
+// Package pki makes the certificate authorities, serving and client certificates of the test
 // registries and the local cluster.
 package pki
 
@@ -57,19 +57,26 @@ func NewCA(name string) (*CA, error) {
 // IP SANs, other names DNS SANs. The chain includes the CA.
 func (ca *CA) Serving(hosts ...string) (tls.Certificate, error) {
 	now := time.Now()
-	return ca.serving(now.Add(-time.Hour), now.Add(24*time.Hour), hosts)
+	return ca.issue(now.Add(-time.Hour), now.Add(24*time.Hour), x509.ExtKeyUsageServerAuth, hosts)
+}
+
+// Client issues a client certificate for name, valid for a day, for TLS client
+// authentication. The chain includes the CA.
+func (ca *CA) Client(name string) (tls.Certificate, error) {
+	now := time.Now()
+	return ca.issue(now.Add(-time.Hour), now.Add(24*time.Hour), x509.ExtKeyUsageClientAuth, []string{name})
 }
 
 // ExpiredServing issues a serving certificate for hosts that expired an hour ago.
 func (ca *CA) ExpiredServing(hosts ...string) (tls.Certificate, error) {
 	now := time.Now()
-	return ca.serving(now.Add(-2*time.Hour), now.Add(-time.Hour), hosts)
+	return ca.issue(now.Add(-2*time.Hour), now.Add(-time.Hour), x509.ExtKeyUsageServerAuth, hosts)
 }
 
-func (ca *CA) serving(notBefore, notAfter time.Time, hosts []string) (tls.Certificate, error) {
+func (ca *CA) issue(notBefore, notAfter time.Time, usage x509.ExtKeyUsage, hosts []string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("generate serving key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("generate certificate key: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -77,7 +84,7 @@ func (ca *CA) serving(notBefore, notAfter time.Time, hosts []string) (tls.Certif
 		NotBefore:    notBefore,
 		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -88,7 +95,7 @@ func (ca *CA) serving(notBefore, notAfter time.Time, hosts []string) (tls.Certif
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("create serving certificate for %v: %w", hosts, err)
+		return tls.Certificate{}, fmt.Errorf("create certificate for %v: %w", hosts, err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Cert.Raw}, PrivateKey: key}, nil
 }
