@@ -29,6 +29,9 @@ type Options struct {
 	Workers int
 	// Metrics are regcred's metrics; NewMetrics when nil.
 	Metrics *Metrics
+	// CredentialProviderBinDir is the folder of credential provider plugins that
+	// credentialProvider sources name.
+	CredentialProviderBinDir string
 }
 
 // Setup adds the ClusterPullSecret and pair controllers to the manager, whose cache
@@ -50,6 +53,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	res := newResults()
 	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller")}
 	cpsR.sources = newSources(cs, cpsR.sourceChanged)
+	cpsR.sources.creds = newCredentials(opts.CredentialProviderBinDir, cs, cpsR.credentialChanged)
 	pairR := &pairReconciler{
 		cached: mgr.GetClient(), live: mgr.GetAPIReader(), sources: cpsR.sources, results: res,
 		expect: newExpectations(), metrics: opts.Metrics, changed: cpsR.later,

@@ -5,7 +5,8 @@
 //	CREDPLUGIN_MODE       ok (default), fail, hang, malformed, or wrongkind
 //	CREDPLUGIN_MODE_FILE  a file whose content, when present, is the mode: read at
 //	                      every run, so that a test can change it between runs
-//	CREDPLUGIN_USERNAME, CREDPLUGIN_PASSWORD  the credential returned
+//	CREDPLUGIN_USERNAME, CREDPLUGIN_PASSWORD  the credential returned; a new random
+//	                      password at every run when CREDPLUGIN_PASSWORD is empty
 //	CREDPLUGIN_ISSUER     an URL to POST to for a fresh credential instead, answered
 //	                      with {"username", "password", "expiresInSeconds"}
 //	CREDPLUGIN_KEY        the auth key; the request's registry host when empty
@@ -21,6 +22,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -126,6 +129,13 @@ func run() error {
 		if cache == "" {
 			cache = (time.Duration(got.ExpiresInSeconds) * time.Second).String()
 		}
+	}
+	if pass == "" {
+		b := make([]byte, 16)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		pass = hex.EncodeToString(b)
 	}
 	key := os.Getenv("CREDPLUGIN_KEY")
 	if key == "" {
