@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -375,5 +376,105 @@ func TestCredentialProviderValidation(t *testing.T) {
 				t.Errorf("error %v, want one with %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// BenchmarkCredentialMints1000 measures, with 1,000 target namespaces, how many times
+// a credentialProvider source's plugin runs per refresh period (the credential's
+// lifetime is 6 s, so a refresh every 3 s ± 10%): 1, since it is minted once per
+// ClusterPullSecret and copied; and how each refresh reaches the copies: updates per
+// refresh (1,000, one per namespace), copies recreated (0), and the time from the
+// plugin's run until the last copy holds the new credential.
+func BenchmarkCredentialMints1000(b *testing.B) {
+	const n, cache = 1000, 6 * time.Second
+	buildPlugin(b)
+	ctx := context.Background()
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("cbench-%04d", i))
+	}
+	parallel(b, 32, names, func(ns string) error {
+		if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: map[string]string{"test": "cbench"}}}, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+		_, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		return err
+	})
+	stop := startController(b)
+	defer stop()
+	dir := b.TempDir()
+	modeFile, log := filepath.Join(dir, "mode"), filepath.Join(dir, "runs")
+	synced := watchSynced(b, "cbench", n)
+	makeCPS(b, "cbench", "", "", func(c *v1alpha1.ClusterPullSecret) {
+		selectTest("cbench")(c)
+		credentialSource("reg.example.com/app", modeFile, log, cache)(c)
+	})
+	select {
+	case <-synced:
+	case <-time.After(2 * time.Minute):
+		b.Fatal("1,000 namespaces not synced within 2 minutes")
+	}
+
+	// Watch the copies over several refresh periods.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := kube.CoreV1().Secrets("").Watch(wctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelClusterPullSecret + "=cbench", ResourceVersion: "0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	runs0 := len(pluginRuns(b, log))
+	const window = 5 * cache
+	start := time.Now()
+	var updates, recreated int
+	lastByHash := map[string]time.Time{} // content hash -> when its last copy arrived
+	firstByHash := map[string]time.Time{}
+	seen := map[string]bool{}
+	deadline := time.After(window)
+loop:
+	for {
+		select {
+		case e := <-w.ResultChan():
+			s, ok := e.Object.(*corev1.Secret)
+			if !ok {
+				continue
+			}
+			h := s.Annotations[v1alpha1.AnnotationContentHash]
+			switch e.Type {
+			case "ADDED":
+				if seen[s.Namespace] {
+					recreated++
+				}
+				seen[s.Namespace] = true
+			case "MODIFIED":
+				updates++
+				if _, ok := firstByHash[h]; !ok {
+					firstByHash[h] = time.Now()
+				}
+				lastByHash[h] = time.Now()
+			case "DELETED":
+				recreated++
+			}
+		case <-deadline:
+			break loop
+		}
+	}
+	elapsed := time.Since(start)
+	mints := len(pluginRuns(b, log)) - runs0
+	periods := elapsed.Seconds() / (cache / 2).Seconds()
+	var spreads []time.Duration
+	for h, first := range firstByHash {
+		spreads = append(spreads, lastByHash[h].Sub(first))
+	}
+	worst := time.Duration(0)
+	for _, s := range spreads {
+		worst = max(worst, s)
+	}
+	b.ReportMetric(float64(mints)/periods, "mints/period")
+	b.ReportMetric(float64(updates)/float64(max(mints, 1)), "updates/refresh")
+	b.ReportMetric(float64(recreated), "recreated")
+	b.ReportMetric(worst.Seconds(), "refresh-fanout-s")
+	b.Logf("%d plugin runs in %s (%.1f refresh periods of %s) for %d namespaces; %d copy updates, %d recreated; slowest refresh reached all copies in %s",
+		mints, elapsed.Round(time.Millisecond), periods, cache/2, n, updates, recreated, worst)
+	for range b.N {
 	}
 }
