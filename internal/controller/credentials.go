@@ -258,7 +258,9 @@ func (c *credentials) mint(ctx context.Context, m *minter) (*pullsecret.Content,
 	return &pullsecret.Content{
 		DockerConfigJSON: cred.DockerConfigJSON,
 		Hash:             hex.EncodeToString(sum[:]),
-		Source:           "credential-provider/" + s.Name,
+		// No source Secret: the regcred.dev/source annotation stays empty, so that
+		// doctor and create, which read it as namespace/name, point at none.
+		Source: "",
 	}, life, nil
 }
 
