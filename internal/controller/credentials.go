@@ -43,21 +43,6 @@ const (
 // has no valid credential to serve.
 var errCredentialProvider = errors.New("credential provider gave no valid credential")
 
-var (
-	credentialExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "regcred_credential_expiry_timestamp_seconds",
-		Help: "When the credential a ClusterPullSecret's credential provider minted, and its copies hold, expires (Unix time).",
-	}, []string{"cluster_pull_secret"})
-	credentialMints = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "regcred_credential_provider_runs_total",
-		Help: "Runs of a ClusterPullSecret's credential provider plugin, by result (success, failure).",
-	}, []string{"cluster_pull_secret", "result"})
-)
-
-func init() {
-	metrics.Registry.MustRegister(credentialExpiry, credentialMints)
-}
-
 // credentials mints the credentials of credentialProvider sources: one minter per
 // ClusterPullSecret, never one per namespace, started when its source is first asked
 // for. Each runs the plugin, keeps the last good credential until it expires, and
@@ -66,6 +51,10 @@ func init() {
 type credentials struct {
 	binDir string
 	tokens corev1client.ServiceAccountsGetter
+	// expiry and runs are regcred_credential_expiry_timestamp_seconds and
+	// regcred_credential_provider_runs_total.
+	expiry *prometheus.GaugeVec
+	runs   *prometheus.CounterVec
 	// changed is called with a ClusterPullSecret's name after each run of its plugin,
 	// and when its credential expires.
 	changed func(cps string)
@@ -75,7 +64,29 @@ type credentials struct {
 }
 
 func newCredentials(binDir string, tokens corev1client.ServiceAccountsGetter, changed func(string)) *credentials {
-	return &credentials{binDir: binDir, tokens: tokens, changed: changed, minters: map[string]*minter{}}
+	return &credentials{
+		binDir: binDir, tokens: tokens, changed: changed, minters: map[string]*minter{},
+		expiry: register(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "regcred_credential_expiry_timestamp_seconds",
+			Help: "When the credential a ClusterPullSecret's credential provider minted, and its copies hold, expires (Unix time).",
+		}, []string{"cluster_pull_secret"})),
+		runs: register(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regcred_credential_provider_runs_total",
+			Help: "Runs of a ClusterPullSecret's credential provider plugin, by result (success, failure).",
+		}, []string{"cluster_pull_secret", "result"})),
+	}
+}
+
+// register registers a collector with controller-runtime's registry, or returns the
+// one registered before under the same name (tests start several managers).
+func register[T prometheus.Collector](c T) T {
+	var are prometheus.AlreadyRegisteredError
+	if err := metrics.Registry.Register(c); errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(T); ok {
+			return existing
+		}
+	}
+	return c
 }
 
 // minter keeps one ClusterPullSecret's credential fresh.
@@ -158,8 +169,8 @@ func (c *credentials) Retain(list []v1alpha1.ClusterPullSecret) {
 		if !keep[name] {
 			m.stop()
 			delete(c.minters, name)
-			credentialExpiry.DeleteLabelValues(name)
-			credentialMints.DeletePartialMatch(prometheus.Labels{"cluster_pull_secret": name})
+			c.expiry.DeleteLabelValues(name)
+			c.runs.DeletePartialMatch(prometheus.Labels{"cluster_pull_secret": name})
 		}
 	}
 }
@@ -187,14 +198,14 @@ func (c *credentials) run(ctx context.Context, m *minter) {
 			m.content, m.mintedAt, m.expiresAt = content, now, now.Add(life)
 			backoff = minRefresh
 			wait = jitter(life / 2)
-			credentialMints.WithLabelValues(m.cps, "success").Inc()
-			credentialExpiry.WithLabelValues(m.cps).Set(float64(m.expiresAt.Unix()))
+			c.runs.WithLabelValues(m.cps, "success").Inc()
+			c.expiry.WithLabelValues(m.cps).Set(float64(m.expiresAt.Unix()))
 		} else {
 			wait, backoff = backoff, min(2*backoff, maxBackoff)
 			if m.content != nil && now.Before(m.expiresAt) {
 				wait = min(wait, m.expiresAt.Sub(now)/2)
 			}
-			credentialMints.WithLabelValues(m.cps, "failure").Inc()
+			c.runs.WithLabelValues(m.cps, "failure").Inc()
 		}
 		wait = max(wait, minRefresh)
 		expiresAt := m.expiresAt

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/dockercfg"
@@ -120,6 +121,30 @@ func condition(t testing.TB, name, typ string) metav1.Condition {
 	return *c
 }
 
+// expiryMetric reads regcred_credential_expiry_timestamp_seconds of the
+// ClusterPullSecret from the in-process controller's registry.
+func expiryMetric(t testing.TB, cps string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "regcred_credential_expiry_timestamp_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "cluster_pull_secret" && l.GetValue() == cps {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no regcred_credential_expiry_timestamp_seconds for %s", cps)
+	return 0
+}
+
 // A plugin that fails, hangs past its time limit, or prints malformed JSON: the
 // controller stays up, says Degraded with the plugin's redacted stderr, keeps the
 // last good credential in the copies (same UID, same content) until it expires, says
@@ -188,6 +213,9 @@ func TestCredentialProviderFaults(t *testing.T) {
 			}
 			if life := cs.ExpiresAt.Sub(cs.MintedAt.Time); life < cache-time.Second || life > cache+time.Second {
 				t.Errorf("status says the credential lives %s, the plugin said %s", life, cache)
+			}
+			if got, want := expiryMetric(t, name), float64(cs.ExpiresAt.Unix()); got < want-1 || got > want+1 {
+				t.Errorf("regcred_credential_expiry_timestamp_seconds %v, status says %v", got, want)
 			}
 
 			// Refreshed before it expires, in place.
