@@ -85,13 +85,18 @@ type ClusterPullSecretSpec struct {
 }
 
 // Source is where a ClusterPullSecret's credentials come from. Exactly one field is set.
-// +kubebuilder:validation:XValidation:rule="has(self.secretRef)",message="set source.secretRef"
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.credentialProvider)",message="set exactly one of source.secretRef and source.credentialProvider"
 type Source struct {
 	// SecretRef names a Secret of type kubernetes.io/dockerconfigjson or
 	// kubernetes.io/dockercfg, the single source of truth for the copies. Copies are
 	// always of type kubernetes.io/dockerconfigjson.
 	// +optional
 	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// CredentialProvider mints short-lived credentials with a kubelet credential
+	// provider plugin; see CredentialProviderSource.
+	// +optional
+	CredentialProvider *CredentialProviderSource `json:"credentialProvider,omitempty"`
 }
 
 // SecretReference names a Secret in a namespace.
@@ -149,6 +154,10 @@ type ClusterPullSecretStatus struct {
 	// LastSyncTime is when a copy or reference was last written.
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// Credential is the minted credential's lifetime (credentialProvider sources).
+	// +optional
+	Credential *CredentialStatus `json:"credential,omitempty"`
 }
 
 // NamespaceCounts counts targeted namespaces by state.

@@ -37,6 +37,7 @@ func main() {
 	flag.Float64Var(&qps, "kube-api-qps", 1000, "API requests per second the client may make on average (-1: no client-side limit, the API server's priority and fairness only)")
 	flag.IntVar(&burst, "kube-api-burst", 2000, "API requests the client may make at once above --kube-api-qps")
 	flag.BoolVar(&printVersion, "version", false, "print the version and exit")
+	credentialProviderBinDir := flag.String("credential-provider-bin-dir", "", "folder of kubelet credential provider plugins that ClusterPullSecrets with spec.source.credentialProvider name (empty: none)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -85,7 +86,7 @@ func main() {
 		fail(2, fmt.Errorf("make controller manager: %w", err))
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers, AdmissionPolicies: policies}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers, AdmissionPolicies: policies, CredentialProviderBinDir: *credentialProviderBinDir}); err != nil {
 		fail(2, err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

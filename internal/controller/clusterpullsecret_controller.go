@@ -116,7 +116,7 @@ func (r *cpsReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	src := r.sources.Get(ctx, sourceKey(&cps))
+	src := r.sources.Of(ctx, &cps)
 	if !src.Synced {
 		return reconcile.Result{}, nil // the source's watch calls back once it has listed
 	}
@@ -248,6 +248,7 @@ func (r *cpsReconciler) retainSources(ctx context.Context) error {
 		keep[sourceKey(&list.Items[i])] = true
 	}
 	r.sources.Retain(keep)
+	r.sources.creds.Retain(list.Items)
 	return nil
 }
 
@@ -305,6 +306,7 @@ func (r *cpsReconciler) updateStatus(ctx context.Context, cps *v1alpha1.ClusterP
 		t := metav1.NewTime(lastWrite.Truncate(time.Second))
 		st.LastSyncTime = &t
 	}
+	st.Credential = credentialStatus(cps, src)
 	ready, degraded := conditions(cps, src, selErr, counts, pending)
 	meta.SetStatusCondition(&st.Conditions, ready)
 	meta.SetStatusCondition(&st.Conditions, degraded)
@@ -343,9 +345,12 @@ func conditions(cps *v1alpha1.ClusterPullSecret, src sourceState, selErr error, 
 	ref := sourceKey(cps)
 	ready = metav1.Condition{Type: v1alpha1.ConditionReady, ObservedGeneration: cps.Generation}
 	degraded = metav1.Condition{Type: v1alpha1.ConditionDegraded, ObservedGeneration: cps.Generation, Status: metav1.ConditionTrue}
+	credReason, credMessage, credBad := credentialConditions(cps, src)
 	switch {
 	case selErr != nil:
 		degraded.Reason, degraded.Message = "InvalidSelector", selErr.Error()
+	case credBad:
+		degraded.Reason, degraded.Message = credReason, credMessage
 	case !src.Found:
 		degraded.Reason = v1alpha1.ReasonSourceNotFound
 		degraded.Message = fmt.Sprintf("source Secret %s not found: create it (kubectl regcred create -n %s %s ...); existing copies are left as they are", ref, ref.Namespace, ref.Name)
@@ -357,11 +362,13 @@ func conditions(cps *v1alpha1.ClusterPullSecret, src sourceState, selErr error, 
 		degraded.Reason, degraded.Message = v1alpha1.ReasonFailures, fmt.Sprintf("%d of %d namespaces failed; status.notSynced says why; they are retried", c.Failed, c.Targeted)
 	case c.Conflict > 0:
 		degraded.Reason, degraded.Message = v1alpha1.ReasonConflicts, fmt.Sprintf("%d of %d namespaces hold a Secret named %s that regcred did not create; regcred leaves them alone", c.Conflict, c.Targeted, cps.TargetSecretName())
+	case cps.Spec.Source.CredentialProvider != nil:
+		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionFalse, v1alpha1.ReasonSourceHealthy, credentialHealthy(cps)
 	default:
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionFalse, v1alpha1.ReasonSourceHealthy, fmt.Sprintf("source %s is a usable pull Secret", ref)
 	}
 	switch {
-	case degraded.Status == metav1.ConditionTrue && degraded.Reason != v1alpha1.ReasonFailures && degraded.Reason != v1alpha1.ReasonConflicts:
+	case degraded.Status == metav1.ConditionTrue && degraded.Reason != v1alpha1.ReasonFailures && degraded.Reason != v1alpha1.ReasonConflicts && degraded.Reason != v1alpha1.ReasonCredentialRefreshFailed:
 		ready.Status, ready.Reason, ready.Message = metav1.ConditionFalse, degraded.Reason, degraded.Message
 	case c.Synced == c.Targeted:
 		ready.Status, ready.Reason = metav1.ConditionTrue, v1alpha1.ReasonSynced

@@ -93,7 +93,7 @@ func startController(t testing.TB) (stop func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: 16, AdmissionPolicies: policies}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: 16, AdmissionPolicies: policies, CredentialProviderBinDir: pluginDir}); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

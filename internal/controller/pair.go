@@ -90,7 +90,7 @@ func (r *pairReconciler) reconcile(ctx context.Context, p Pair) (*result, bool, 
 		wrote, err := r.remove(ctx, &cps, p.Namespace, "")
 		return nil, wrote, err
 	}
-	src := r.sources.Get(ctx, sourceKey(&cps))
+	src := r.sources.Of(ctx, &cps)
 	if !src.Synced || !src.Found || src.Err != nil {
 		// The ClusterPullSecret's status says why; copies stay as they are.
 		return &result{State: v1alpha1.NamespacePending, Message: "waiting for a usable source Secret"}, false, nil

@@ -33,6 +33,9 @@ type Options struct {
 	// AdmissionPolicies says the API server serves MutatingAdmissionPolicy
 	// (PolicyServed); the manager's cache must have been made with the same value.
 	AdmissionPolicies bool
+	// CredentialProviderBinDir is the folder of credential provider plugins that
+	// credentialProvider sources name.
+	CredentialProviderBinDir string
 }
 
 // Setup adds the ClusterPullSecret and pair controllers to the manager, whose cache
@@ -55,6 +58,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller"),
 		admission: &admission{cached: mgr.GetClient(), available: opts.AdmissionPolicies, metrics: opts.Metrics}}
 	cpsR.sources = newSources(cs, cpsR.sourceChanged)
+	cpsR.sources.creds = newCredentials(opts.CredentialProviderBinDir, cs, cpsR.credentialChanged)
 	pairR := &pairReconciler{
 		cached: mgr.GetClient(), live: mgr.GetAPIReader(), sources: cpsR.sources, results: res,
 		expect: newExpectations(), metrics: opts.Metrics, changed: cpsR.later,

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +28,9 @@ type sources struct {
 
 	mu      sync.Mutex
 	watches map[types.NamespacedName]*sourceWatch
+
+	// creds mints the credentials of credentialProvider sources (credentials.go).
+	creds *credentials
 }
 
 type sourceWatch struct {
@@ -48,6 +52,11 @@ type sourceState struct {
 	Content *pullsecret.Content
 	// Err says why the Secret cannot serve as a source (pullsecret.ErrSource...).
 	Err error
+
+	// Credential provider sources only (credentials.go): when the credential served
+	// was minted and expires, and why its last refresh failed.
+	MintedAt, ExpiresAt time.Time
+	RefreshErr          error
 }
 
 func newSources(client corev1client.SecretsGetter, changed func(types.NamespacedName)) *sources {
@@ -128,4 +137,7 @@ func (s *sources) Retain(keep map[types.NamespacedName]bool) {
 }
 
 // StopAll stops every watch.
-func (s *sources) StopAll() { s.Retain(nil) }
+func (s *sources) StopAll() {
+	s.Retain(nil)
+	s.creds.StopAll()
+}

@@ -281,6 +281,21 @@ func TestChartValues(t *testing.T) {
 		}
 	})
 
+	t.Run("credential provider plugins", func(t *testing.T) {
+		d := deployment(t, chart(t, "credentialProviders.volume.image.reference=registry.example.com/plugins:1"))
+		c := controller(t, d)
+		if !slices.Contains(c.Args, "--credential-provider-bin-dir=/credential-providers") {
+			t.Errorf("args %q, want --credential-provider-bin-dir=/credential-providers", c.Args)
+		}
+		vols := d.Spec.Template.Spec.Volumes
+		if len(vols) != 1 || vols[0].Image == nil || vols[0].Image.Reference != "registry.example.com/plugins:1" {
+			t.Errorf("volumes %+v, want the image volume", vols)
+		}
+		if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/credential-providers" || !c.VolumeMounts[0].ReadOnly || c.VolumeMounts[0].Name != vols[0].Name {
+			t.Errorf("mounts %+v, want the plugins read-only at /credential-providers", c.VolumeMounts)
+		}
+	})
+
 	t.Run("pod placement", func(t *testing.T) {
 		d := deployment(t, chart(t, "nodeSelector.role=infra", "tolerations[0].key=infra", "tolerations[0].operator=Exists",
 			"affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key=zone",

@@ -249,17 +249,7 @@ func (r *Registry) SetPassword(user, password string) error {
 	if r.Auth != AuthBasic {
 		return fmt.Errorf("set password: registry %s does not use Basic auth", r.Host)
 	}
-	r.users[user] = password
-	path := filepath.Join(r.dir, "htpasswd")
-	if err := writeHtpasswd(path+".new", r.users); err != nil {
-		return err
-	}
-	// A later modification time than the file it replaces, however fast this runs.
-	later := time.Now().Add(time.Second)
-	if err := os.Chtimes(path+".new", later, later); err != nil {
-		return fmt.Errorf("set password: %w", err)
-	}
-	return os.Rename(path+".new", path)
+	return r.setUser(user, password, true)
 }
 
 func writeHtpasswd(path string, users map[string]string) error {
