@@ -107,7 +107,7 @@ func TestControllerCredentialProvider(t *testing.T) {
 	}()
 
 	image := reg.Ref("team/app:1")
-	kubectlApply(ctx, t, dyn, fmt.Sprintf(`{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-pull"},
+	apply(ctx, t, dyn, "team-pull", fmt.Sprintf(`{"apiVersion":"regcred.dev/v1alpha1","kind":"ClusterPullSecret","metadata":{"name":"team-pull"},
 		"spec":{"source":{"credentialProvider":{"name":%q,"image":%q,"env":[{"name":%q,"value":%q}]}},
 		"namespaceSelector":{"matchLabels":{"regcred-e2e":"controller"}}}}`, credplugin.Name, image, credplugin.EnvIssuer, issuer.URL))
 	labelledNamespace(ctx, t, "cred-app")
