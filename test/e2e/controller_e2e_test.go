@@ -249,6 +249,24 @@ func injectRace(ctx context.Context, t *testing.T, dyn dynamic.Interface, image 
 		}
 		return fmt.Errorf("conditions %v", conds)
 	})
+	// The API server takes a moment to load a new policy: wait until a pod created
+	// (dry run) in another namespace of the selector gets the copy. The race under
+	// test is the namespace's, not the policy's: users make the ClusterPullSecret once.
+	probeNS := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ctl-inject-probe", Labels: map[string]string{"regcred-e2e": "inject"}}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, probeNS, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the admission policy in force", func() error {
+		probe := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: image}}}}
+		got, err := cs.CoreV1().Pods("ctl-inject-probe").Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if len(got.Spec.ImagePullSecrets) == 0 {
+			return fmt.Errorf("dry-run pod has no imagePullSecrets")
+		}
+		return nil
+	})
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ctl-inject", Labels: map[string]string{"regcred-e2e": "inject"}}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -264,6 +282,18 @@ func injectRace(ctx context.Context, t *testing.T, dyn dynamic.Interface, image 
 	}
 	pod, err := cluster.WaitForPodSelected(ctx, cs, "ctl-inject", "app=app", cluster.PodRunning)
 	if err != nil {
+		pods, _ := cs.CoreV1().Pods("ctl-inject").List(ctx, metav1.ListOptions{})
+		for _, p := range pods.Items {
+			t.Logf("pod %s imagePullSecrets %v", p.Name, p.Spec.ImagePullSecrets)
+		}
+		secrets, _ := cs.CoreV1().Secrets("ctl-inject").List(ctx, metav1.ListOptions{})
+		for _, s := range secrets.Items {
+			t.Logf("secret %s type %s labels %v", s.Name, s.Type, s.Labels)
+		}
+		u, _ := dyn.Resource(cpsResource).Get(ctx, "team-inject", metav1.GetOptions{})
+		if u != nil {
+			t.Logf("ClusterPullSecret status %v", u.Object["status"])
+		}
 		t.Fatal(err)
 	}
 	made := map[types.UID]bool{}
