@@ -27,10 +27,16 @@ type managedCopy struct {
 	// sourceNamespace and sourceName name the source Secret; "" when neither the
 	// copy's annotation nor the ClusterPullSecret could say.
 	sourceNamespace, sourceName string
+	// plugin is the credential provider plugin that mints the source, for a
+	// spec.source.credentialProvider: there is no source Secret to change then.
+	plugin string
 }
 
 // source is the source Secret as namespace/name, or the ClusterPullSecret's words.
 func (c *managedCopy) source() string {
+	if c.plugin != "" {
+		return fmt.Sprintf("the credential that plugin %s mints for ClusterPullSecret %s", c.plugin, c.cps)
+	}
 	if c.sourceName == "" {
 		return "the source of ClusterPullSecret " + c.cps
 	}
@@ -57,6 +63,8 @@ func copyOf(s *corev1.Secret, cpss map[string]*v1alpha1.ClusterPullSecret) *mana
 		c.sourceNamespace, c.sourceName = ns, name
 	} else if cps := cpss[owner]; cps != nil && cps.Spec.Source.SecretRef != nil {
 		c.sourceNamespace, c.sourceName = cps.Spec.Source.SecretRef.Namespace, cps.Spec.Source.SecretRef.Name
+	} else if cps != nil && cps.Spec.Source.CredentialProvider != nil {
+		c.plugin = cps.Spec.Source.CredentialProvider.Name
 	}
 	return c
 }
@@ -64,6 +72,9 @@ func copyOf(s *corev1.Secret, cpss map[string]*v1alpha1.ClusterPullSecret) *mana
 // sourceOverwrite is the command that replaces the credential of a copy's source, with
 // the note that the controller carries it to the copies.
 func (c *managedCopy) sourceOverwrite(copyNamespace, copyName, registry, user string) string {
+	if c.plugin != "" {
+		return fmt.Sprintf("kubectl describe clusterpullsecret %s   # %s is a copy of the credential plugin %s mints: its conditions carry the plugin's error; fix the plugin's configuration (spec.source.credentialProvider) or the identity it uses, never the copy", c.cps, key(copyNamespace, copyName), c.plugin)
+	}
 	ns, name := c.sourceNamespace, c.sourceName
 	if name == "" {
 		ns, name = "SOURCE_NAMESPACE", "SOURCE"
@@ -73,7 +84,7 @@ func (c *managedCopy) sourceOverwrite(copyNamespace, copyName, registry, user st
 
 // sourceLookup is the fix line that names the source when the snapshot could not.
 func (c *managedCopy) sourceLookup() []string {
-	if c.sourceName != "" {
+	if c.sourceName != "" || c.plugin != "" {
 		return nil
 	}
 	return []string{fmt.Sprintf("kubectl get clusterpullsecret %s -o jsonpath='{.spec.source.secretRef}'   # the source Secret to change", c.cps)}

@@ -81,6 +81,7 @@ func TestFixesOfCopiesChangeTheSource(t *testing.T) {
 		secrets []*corev1.Secret
 		sa      *corev1.ServiceAccount
 		cps     bool // the ClusterPullSecret is in the snapshot
+		plugin  bool // ... with a credential provider plugin as its source
 		probe   Probe
 		code    Code
 		want    []string
@@ -104,6 +105,8 @@ func TestFixesOfCopiesChangeTheSource(t *testing.T) {
 			want: []string{"kubectl regcred create pull -n src --server reg.example.com --username alice"}},
 		{name: "source unknown", pod: podWith("p", image, refused, "regcred"), secrets: []*corev1.Secret{noAnnotation(regcredCopy(t, "ns", source))}, probe: rejected, code: CredentialRejected,
 			want: []string{"kubectl get clusterpullsecret team -o jsonpath='{.spec.source.secretRef}'   # the source Secret to change", "kubectl regcred create SOURCE -n SOURCE_NAMESPACE --server reg.example.com --username alice"}},
+		{name: "source minted by a credential provider plugin", pod: podWith("p", image, refused, "regcred"), secrets: []*corev1.Secret{noAnnotation(regcredCopy(t, "ns", source))}, cps: true, plugin: true, probe: rejected, code: CredentialRejected,
+			want: []string{"kubectl describe clusterpullsecret team   # ns/regcred is a copy of the credential plugin ecr-credential-provider mints"}},
 		{name: "a copy in the namespace that the pod does not get", pod: podWith("p", image, refused), secrets: []*corev1.Secret{regcredCopy(t, "ns", pullSecret("src", "pull", corev1.SecretTypeDockerConfigJson, "reg.example.com", "alice", "pw"))}, sa: saWith(), code: NoMatchingCredential,
 			want: []string{"kubectl regcred attach regcred -n ns --serviceaccount default --restart   # ClusterPullSecret team keeps that copy of src/pull here; or add default to its spec.serviceAccounts"}},
 		{name: "a copy the ServiceAccount got after the pod", pod: podWith("p", image, refused), secrets: []*corev1.Secret{regcredCopy(t, "ns", pullSecret("src", "pull", corev1.SecretTypeDockerConfigJson, "reg.example.com", "alice", "pw"))}, sa: saWith("regcred"), code: ServiceAccountSecretsNotApplied,
@@ -116,7 +119,14 @@ func TestFixesOfCopiesChangeTheSource(t *testing.T) {
 				snap.ServiceAccounts[key(tt.sa.Namespace, tt.sa.Name)] = tt.sa
 			}
 			if tt.cps {
-				snap.ClusterPullSecrets = map[string]*v1alpha1.ClusterPullSecret{"team": teamCPS()}
+				cps := teamCPS()
+				if tt.plugin {
+					cps.Spec.Source = v1alpha1.Source{CredentialProvider: &v1alpha1.CredentialProviderSource{Name: "ecr-credential-provider", Image: image}}
+				}
+				snap.ClusterPullSecrets = map[string]*v1alpha1.ClusterPullSecret{"team": cps}
+			}
+			if tt.plugin && strings.Contains(strings.Join(Diagnose(context.Background(), snap, Options{Probe: tt.probe}).Findings[0].Fix, "\n"), "SOURCE") {
+				t.Errorf("a fix names a source Secret for a minted credential")
 			}
 			r := Diagnose(context.Background(), snap, Options{Probe: tt.probe})
 			if len(r.Findings) != 1 || r.Findings[0].Code != tt.code {
