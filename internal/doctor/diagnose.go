@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
-	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/verify"
 )
 
@@ -58,6 +57,8 @@ type diagnosis struct {
 	runningOn map[string][]string
 	// copies are the regcred copies among the Secrets, by namespace, in name order.
 	copies map[string][]*corev1.Secret
+	// shared are the credentials shared by pods (see credentialsOf).
+	shared map[string]podCreds
 }
 
 // Diagnose checks every container of every gathered pod.
@@ -66,7 +67,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 		copies: copiesByNamespace(snap.Secrets)}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
-		pc := d.podCredentials(p)
+		pc := d.credentialsOf(p)
 		d.creds[key(p.Namespace, p.Name)] = pc
 		for _, c := range containers(p) {
 			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
@@ -75,7 +76,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 			if !c.running || p.Spec.NodeName == "" || pc.unknown {
 				continue
 			}
-			if res, err := keyring.Lookup(c.image, pc.entries); err == nil && len(res.Matches) == 0 && !slices.Contains(d.bareRunning[c.image], p.Spec.NodeName) {
+			if res, err := pc.lookup(c.image); err == nil && len(res.Matches) == 0 && !slices.Contains(d.bareRunning[c.image], p.Spec.NodeName) {
 				d.bareRunning[c.image] = append(d.bareRunning[c.image], p.Spec.NodeName)
 			}
 		}
