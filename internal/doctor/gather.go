@@ -64,33 +64,17 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	for _, p := range scope.Pods {
 		want[p] = true
 	}
-	// Pods arrive 500 a page and are stripped as they arrive (see keepPod); the page
-	// itself is dropped once read. The first page says how many pods there are, so
-	// that the slice of pods is made once.
-	var total int
-	// detailed are the pods kept whole, by podKey: only their events are kept.
+	// Pods are decoded as their pages arrive, each to what the checks read of it (see
+	// listPods). detailed are the pods kept whole, by podKey: only their events are kept.
 	detailed := map[string]bool{}
-	err := s.list(ctx, metav1.ListOptions{LabelSelector: scope.Selector}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		list, err := core.Pods(scope.Namespace).List(ctx, o)
-		if err == nil && o.Continue == "" {
-			total = len(list.Items)
-			if n := list.RemainingItemCount; n != nil && len(want) == 0 {
-				total += int(*n)
-			}
-		}
-		return list, err
-	}, func(obj runtime.Object) {
-		p := obj.(*corev1.Pod)
+	err := s.listPods(ctx, core.RESTClient(), scope, func(p corev1.Pod, whole bool) {
 		if len(want) > 0 && !want[p.Name] {
 			return
 		}
-		if s.Pods == nil {
-			s.Pods = make([]corev1.Pod, 0, total)
+		if whole {
+			detailed[podKey(&p)] = true
 		}
-		if keepPod(p) {
-			detailed[podKey(p)] = true
-		}
-		s.Pods = append(s.Pods, *p)
+		s.Pods = append(s.Pods, p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
