@@ -145,6 +145,7 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	doctor.CollectSooner()
 	var opts doctor.Options
 	if !o.Offline {
 		checker, err := o.registryFlags.checker()

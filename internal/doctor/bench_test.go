@@ -235,8 +235,8 @@ func runDoctor(ctx context.Context, cs kubernetes.Interface, probes *atomic.Int6
 const childEnv = "REGCRED_DOCTOR_BENCH_CHILD"
 
 // runDoctorChild runs one doctor -A in a child process, this test binary again, with
-// the Go runtime's default memory settings (GOGC and GOMEMLIMIT unset), as the plugin
-// runs on a user's machine. It returns what the run found and the child's resource
+// GOGC and GOMEMLIMIT unset, as the plugin runs on a user's machine (its doctor then
+// sets the collector as doctor.CollectSooner does). It returns what the run found and the child's resource
 // usage as wait4 reports it for a child that has exited: its peak resident set size
 // (ru_maxrss, the high-water mark of the whole process, Go runtime and binary
 // included, not an estimate from heap statistics) and its CPU time, which says more
@@ -272,6 +272,7 @@ func doctorChild(kubeconfig string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	doctor.CollectSooner() // as the plugin's doctor does
 	var probes atomic.Int64
 	res, err := runDoctor(context.Background(), cs, &probes)
 	if err != nil {

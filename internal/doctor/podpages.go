@@ -28,8 +28,8 @@ type fields map[protowire.Number]fields
 var (
 	// name, image, imagePullPolicy (Container and EphemeralContainerCommon alike)
 	containerFields = fields{1: nil, 2: nil, 14: nil}
-	// name, state, ready, image
-	containerStatusFields = fields{1: nil, 2: nil, 4: nil, 6: nil}
+	// name, state, ready
+	containerStatusFields = fields{1: nil, 2: nil, 4: nil}
 	// runningPodFields are what the checks read of a pod none of whose containers
 	// waits: where its images run, with which pull Secrets, and who owns it.
 	runningPodFields = fields{
@@ -51,32 +51,38 @@ const (
 // protobufMagic starts every protobuf body of the API server, before a runtime.Unknown.
 var protobufMagic = []byte("k8s\x00")
 
-// podPage is one page of a pod list: its list metadata and its items, still encoded.
+// podPage is one page of a pod list: its list metadata and its items, still encoded,
+// in buf.
 type podPage struct {
 	meta  metav1.ListMeta
 	items [][]byte
+	buf   *bytes.Buffer
 	err   error
 }
 
 // listPods lists the pods of the scope, 500 a page as protobuf, and gives each to
-// each as it is decoded, with whether it was kept whole. The next page is fetched
-// while one is decoded, and no more. A continue token that expired (the list took
-// longer than the API server keeps one) is an error: listing everything again in one
-// request would hold every pod whole at once.
+// each as it is decoded, with whether it was kept whole. The next page is read while
+// one is decoded, into one of two buffers used again from page to page. A continue
+// token that expired (the list took longer than the API server keeps one) is an
+// error: listing everything again in one request would hold every pod at once.
 func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope, each func(p corev1.Pod, whole bool)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	free := make(chan *bytes.Buffer, 2)
+	free <- new(bytes.Buffer)
+	free <- new(bytes.Buffer)
 	pages := make(chan podPage, 1)
 	go func() {
 		defer close(pages)
 		opts := metav1.ListOptions{LabelSelector: scope.Selector, Limit: pageSize}
 		for {
-			body, err := rc.Get().Namespace(scope.Namespace).Resource("pods").VersionedParams(&opts, scheme.ParameterCodec).
-				SetHeader("Accept", protobufType).Do(ctx).Raw()
-			var page podPage
-			if err == nil {
-				page, err = splitPodList(body)
+			var buf *bytes.Buffer
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
 			}
+			page, err := readPodPage(ctx, rc, scope.Namespace, opts, buf)
 			page.err = err
 			select {
 			case pages <- page:
@@ -111,8 +117,26 @@ func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope,
 			}
 			each(p, whole)
 		}
+		free <- page.buf // decoded pods hold copies, never the page's bytes
 	}
 	return nil
+}
+
+// readPodPage reads one page of pods into buf.
+func readPodPage(ctx context.Context, rc rest.Interface, namespace string, opts metav1.ListOptions, buf *bytes.Buffer) (podPage, error) {
+	body, err := rc.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, scheme.ParameterCodec).
+		SetHeader("Accept", protobufType).Stream(ctx)
+	if err != nil {
+		return podPage{buf: buf}, err
+	}
+	defer body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return podPage{buf: buf}, fmt.Errorf("read a page of pods: %w", err)
+	}
+	page, err := splitPodList(buf.Bytes())
+	page.buf = buf
+	return page, err
 }
 
 // splitPodList reads a PodList in its protobuf envelope: its list metadata, and its

@@ -41,7 +41,7 @@ func project(p corev1.Pod) (corev1.Pod, bool) {
 	statuses := func(ss []corev1.ContainerStatus) []corev1.ContainerStatus {
 		var out []corev1.ContainerStatus
 		for _, s := range ss {
-			out = append(out, corev1.ContainerStatus{Name: s.Name, State: s.State, Ready: s.Ready, Image: s.Image})
+			out = append(out, corev1.ContainerStatus{Name: s.Name, State: s.State, Ready: s.Ready})
 		}
 		return out
 	}

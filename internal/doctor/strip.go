@@ -1,6 +1,9 @@
 package doctor
 
 import (
+	"os"
+	"runtime/debug"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -49,4 +52,19 @@ func started(name string, statuses []corev1.ContainerStatus) bool {
 		}
 	}
 	return false
+}
+
+// gcPercent is the garbage collector's setting while doctor holds a cluster's pods.
+// The heap peaks at about (1 + GOGC/100) times what is live, and what is live is the
+// gathered cluster: at 50,000 pods about 160 MB, which Go's default of 100 takes to a
+// peak RSS of about 370 MB; 30 keeps it under 300 MB for some 20% more CPU time in
+// the collector (see BenchmarkDoctorAllNamespaces and the README).
+const gcPercent = 30
+
+// CollectSooner sets the garbage collector for a process about to gather a cluster,
+// unless GOGC says otherwise.
+func CollectSooner() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 }
