@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/doctor"
@@ -77,7 +76,7 @@ func seededCluster(b *testing.B, namespaces int) kubernetes.Interface {
 			b.Fatal(err)
 		}
 		c.kubeconfig = filepath.Join(dir, "kubeconfig")
-		if err := writeKubeconfig(c.kubeconfig, srv.Config); err != nil {
+		if err := srv.WriteKubeconfig(c.kubeconfig); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -106,15 +105,6 @@ func stopBenchCluster() {
 		kubeconfig string
 		namespaces int
 	}{}
-}
-
-func writeKubeconfig(path string, cfg *rest.Config) error {
-	kc := clientcmdapi.NewConfig()
-	kc.Clusters["bench"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos["bench"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
-	kc.Contexts["bench"] = &clientcmdapi.Context{Cluster: "bench", AuthInfo: "bench"}
-	kc.CurrentContext = "bench"
-	return clientcmd.WriteToFile(*kc, path)
 }
 
 // BenchmarkDoctorAllNamespaces runs the whole doctor -A analysis, gather and diagnose,
