@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -124,7 +125,8 @@ func TestDecodePodKeepsWhatTheChecksRead(t *testing.T) {
 }
 
 // FuzzDecodePod: on any bytes decodePod returns or fails, never panics; and on any
-// bytes that decode as a pod, it keeps exactly what the oracle keeps.
+// bytes that decode as a pod, it keeps exactly what the oracle keeps (or refuses a
+// malformed group, which the generated code lets pass).
 func FuzzDecodePod(f *testing.F) {
 	t0 := metav1.Now().Rfc3339Copy()
 	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: t0}}
@@ -143,6 +145,11 @@ func FuzzDecodePod(f *testing.F) {
 			return
 		}
 		if err != nil {
+			if strings.Contains(err.Error(), "group") {
+				// gogo's generated code skips an unknown field that is a malformed
+				// group (a wire type no Kubernetes type uses); protowire refuses it.
+				return
+			}
 			t.Fatalf("decodePod fails on a pod that decodes whole: %v", err)
 		}
 		want, wantWhole := project(full)
