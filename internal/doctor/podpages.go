@@ -145,7 +145,7 @@ func splitPodList(body []byte) (podPage, error) {
 	var page podPage
 	unknown, ok := bytes.CutPrefix(body, protobufMagic)
 	if !ok {
-		return page, fmt.Errorf("the API server did not answer in protobuf (%s) but %.20q...", protobufType, body)
+		return page, fmt.Errorf("the API server did not answer in protobuf (%s): its answer starts %.20q", protobufType, body)
 	}
 	var list []byte
 	err := eachField(unknown, func(num protowire.Number, value []byte) error {

@@ -57,7 +57,7 @@ func fullPod(states ...corev1.ContainerState) corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{Name: "web-abc12-x", Namespace: "team", UID: "uid-1", ResourceVersion: "7", Labels: map[string]string{"app": "web", "pod-template-hash": "abc12"},
 			Annotations:     map[string]string{"team": "payments", lastApplied: `{"kind":"Pod"}`},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-abc12", UID: "rs-1", Controller: new(true)}},
-			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{}}`)}}}},
+			ManagedFields:   []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{}}`)}}},
 		Spec: corev1.PodSpec{NodeName: "node-1", ServiceAccountName: "web", ImagePullSecrets: []corev1.LocalObjectReference{{Name: "pull"}, {Name: "other"}},
 			InitContainers: []corev1.Container{{Name: "init", Image: "reg.example.com/init:1", ImagePullPolicy: corev1.PullAlways, Command: []string{"sh"}}},
 			Containers: []corev1.Container{{Name: "app", Image: "reg.example.com/app:1", ImagePullPolicy: corev1.PullIfNotPresent, Env: []corev1.EnvVar{{Name: "A", Value: "b"}},

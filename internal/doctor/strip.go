@@ -19,9 +19,7 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // them, and they are often most of an object.
 func stripMeta(m *metav1.ObjectMeta) {
 	m.ManagedFields = nil
-	if _, ok := m.Annotations[lastApplied]; ok {
-		delete(m.Annotations, lastApplied)
-	}
+	delete(m.Annotations, lastApplied)
 }
 
 // waiting reports whether some container of the pod waits, or has no status yet.
