@@ -10,13 +10,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
-// clientFor returns a clientset and the namespace the kubeconfig or -n names.
-func clientFor(flags *genericclioptions.ConfigFlags) (kubernetes.Interface, string, error) {
+// clientFor returns a clientset and the namespace the kubeconfig or -n names; tune,
+// when given, adjusts the client configuration first.
+func clientFor(flags *genericclioptions.ConfigFlags, tune ...func(*rest.Config)) (kubernetes.Interface, string, error) {
 	cfg, err := flags.ToRESTConfig()
 	if err != nil {
 		return nil, "", fmt.Errorf("load kubeconfig: %w", err)
+	}
+	for _, t := range tune {
+		t(cfg)
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

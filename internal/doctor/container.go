@@ -17,7 +17,7 @@ import (
 func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding {
 	f := Finding{Namespace: p.Namespace, Pod: p.Name, Container: c.name, Image: c.image, Severity: SeverityError}
 	words := kubeletWords(c, d.snap.Events[podKey(p)])
-	res, err := keyring.Lookup(c.image, pc.entries)
+	res, err := pc.lookup(c.image)
 	if err != nil || (c.waiting != nil && c.waiting.Reason == "InvalidImageName") {
 		f.Code, f.Message = InvalidImageName, fmt.Sprintf("the image reference %q cannot be parsed, so nothing is pulled", c.image)
 		if err != nil {

@@ -25,6 +25,8 @@ type podCreds struct {
 	unreadable bool
 	// ignored are the entries of Secrets the kubelet skips (wrong type).
 	ignored []keyring.Entry
+	// lookups memoizes lookup, for credentials shared by pods (see credentialsOf).
+	lookups map[string]lookupResult
 }
 
 // secretFinding is a finding about one of the pod's Secrets; related reports whether

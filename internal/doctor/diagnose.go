@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
-	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
@@ -71,6 +70,8 @@ type diagnosis struct {
 	// unprobed are the loopback registries of running containers that were not
 	// probed (see loopback.go).
 	unprobed map[string]bool
+	// shared are the credentials shared by pods (see credentialsOf).
+	shared map[string]podCreds
 }
 
 // Diagnose checks every container of every gathered pod.
@@ -79,7 +80,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{}}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
-		pc := d.podCredentials(p)
+		pc := d.credentialsOf(p)
 		d.creds[key(p.Namespace, p.Name)] = pc
 		for _, c := range containers(p) {
 			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
@@ -88,7 +89,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 			if !c.running || p.Spec.NodeName == "" || pc.unknown {
 				continue
 			}
-			if res, err := keyring.Lookup(c.image, pc.entries); err == nil && len(res.Matches) == 0 && !slices.Contains(d.bareRunning[c.image], p.Spec.NodeName) {
+			if res, err := pc.lookup(c.image); err == nil && len(res.Matches) == 0 && !slices.Contains(d.bareRunning[c.image], p.Spec.NodeName) {
 				d.bareRunning[c.image] = append(d.bareRunning[c.image], p.Spec.NodeName)
 			}
 		}

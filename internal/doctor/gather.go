@@ -64,12 +64,17 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	for _, p := range scope.Pods {
 		want[p] = true
 	}
-	err := s.list(ctx, metav1.ListOptions{LabelSelector: scope.Selector}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		return core.Pods(scope.Namespace).List(ctx, o)
-	}, func(obj runtime.Object) {
-		if p := obj.(*corev1.Pod); len(want) == 0 || want[p.Name] {
-			s.Pods = append(s.Pods, *p)
+	// Pods are decoded as their pages arrive, each to what the checks read of it (see
+	// listPods). detailed are the pods kept whole, by podKey: only their events are kept.
+	detailed := map[string]bool{}
+	err := s.listPods(ctx, core.RESTClient(), scope, func(p corev1.Pod, whole bool) {
+		if len(want) > 0 && !want[p.Name] {
+			return
 		}
+		if whole {
+			detailed[podKey(&p)] = true
+		}
+		s.Pods = append(s.Pods, p)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pods: %w", err)
@@ -77,8 +82,10 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	err = s.list(ctx, metav1.ListOptions{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return core.ServiceAccounts(scope.Namespace).List(ctx, o)
 	}, func(obj runtime.Object) {
-		sa := obj.(*corev1.ServiceAccount)
-		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = sa
+		sa := *obj.(*corev1.ServiceAccount) // a copy: a pointer into the page would keep the whole page
+		stripMeta(&sa.ObjectMeta)
+		sa.Secrets = nil // token Secrets: pulls do not use them
+		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = &sa
 	})
 	switch {
 	case forbidden(err):
@@ -90,8 +97,9 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 		err = s.list(ctx, metav1.ListOptions{FieldSelector: "type=" + string(t)}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			return core.Secrets(scope.Namespace).List(ctx, o)
 		}, func(obj runtime.Object) {
-			sec := obj.(*corev1.Secret)
-			s.Secrets[key(sec.Namespace, sec.Name)] = sec
+			sec := *obj.(*corev1.Secret)
+			stripMeta(&sec.ObjectMeta)
+			s.Secrets[key(sec.Namespace, sec.Name)] = &sec
 		})
 		if forbidden(err) {
 			s.SecretsUnreadable = err
@@ -112,7 +120,10 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 		if k == "" {
 			k = key(e.InvolvedObject.Namespace, e.InvolvedObject.Name)
 		}
-		s.Events[k] = append(s.Events[k], *e)
+		if detailed[k] {
+			stripMeta(&e.ObjectMeta)
+			s.Events[k] = append(s.Events[k], *e)
+		}
 	})
 	if err != nil && !forbidden(err) {
 		return nil, fmt.Errorf("list events: %w", err)
@@ -124,13 +135,15 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	return s, nil
 }
 
-// list pages through a list, 500 items a request, counting the requests.
+// list pages through a list, 500 items a request, counting the requests. The next
+// page is fetched while one is read, and no more: a page of 500 pods decoded is some
+// megabytes, and the list is read as fast as it arrives.
 func (s *Snapshot) list(ctx context.Context, opts metav1.ListOptions, fn pager.ListPageFunc, each func(runtime.Object)) error {
 	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		s.Requests++
 		return fn(ctx, o)
 	})
-	p.PageSize = 500
+	p.PageSize, p.PageBufferSize = 500, 1
 	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 		each(obj)
 		return nil
@@ -155,6 +168,7 @@ func (s *Snapshot) getReferenced(ctx context.Context, cs kubernetes.Interface) e
 			s.Requests++
 			switch {
 			case err == nil:
+				stripMeta(&sec.ObjectMeta)
 				s.Secrets[k] = sec
 			case apierrors.IsNotFound(err):
 			case forbidden(err):
@@ -204,6 +218,7 @@ func (s *Snapshot) findElsewhere(ctx context.Context, cs kubernetes.Interface, s
 			}
 			for i := range list.Items {
 				sec := &list.Items[i]
+				stripMeta(&sec.ObjectMeta)
 				s.Elsewhere[ref.Name] = append(s.Elsewhere[ref.Name], sec.Namespace)
 				s.Secrets[key(sec.Namespace, sec.Name)] = sec
 			}

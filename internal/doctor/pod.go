@@ -39,17 +39,15 @@ func (c container) stuck(p *corev1.Pod) bool {
 
 // containers lists init, regular and ephemeral containers with their statuses.
 func containers(p *corev1.Pod) []container {
-	statuses := map[string]corev1.ContainerStatus{}
-	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses, p.Status.EphemeralContainerStatuses} {
-		for _, s := range list {
-			statuses[s.Name] = s
-		}
-	}
-	var out []container
+	out := make([]container, 0, len(p.Spec.InitContainers)+len(p.Spec.Containers)+len(p.Spec.EphemeralContainers))
 	add := func(name, image string, ephemeral bool) {
 		c := container{name: name, image: image, ephemeral: ephemeral}
-		if s, ok := statuses[name]; ok {
-			c.waiting, c.running = s.State.Waiting, s.State.Running != nil
+		for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses, p.Status.EphemeralContainerStatuses} {
+			for i := range list {
+				if s := &list[i]; s.Name == name {
+					c.waiting, c.running = s.State.Waiting, s.State.Running != nil
+				}
+			}
 		}
 		out = append(out, c)
 	}

@@ -62,7 +62,7 @@ func (d *diagnosis) probe(ctx context.Context) {
 // there is none this round: its answer is known (a credential worked, all were tried)
 // or a probe it waits for is under way.
 func (d *diagnosis) nextProbe(c container, pc podCreds) *probeResult {
-	res, err := keyring.Lookup(c.image, pc.entries)
+	res, err := pc.lookup(c.image)
 	if err != nil {
 		return nil
 	}

@@ -19,6 +19,8 @@ import (
 	"runtime"
 
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/regcred/regcred/test/k8sbin"
@@ -55,6 +57,20 @@ func (s *Server) User(name string, groups ...string) (*rest.Config, error) {
 		return nil, fmt.Errorf("add user %s: %w", name, err)
 	}
 	return u.Config(), nil
+}
+
+// WriteKubeconfig writes a kubeconfig for the admin client configuration to path.
+func (s *Server) WriteKubeconfig(path string) error {
+	cfg := s.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["envtest"] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "envtest"}
+	kc.CurrentContext = "envtest"
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
 }
 
 // InstallCRDs installs regcred's CustomResourceDefinitions (config/crd/bases) and

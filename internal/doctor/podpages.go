@@ -1,0 +1,255 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+)
+
+// Pods are read from their protobuf pages without decoding what the checks do not
+// read: a pod none of whose containers waits is decoded from the fields below alone,
+// and only a pod some container of which waits, or has no status yet, is decoded
+// whole (but for its managed fields and kubectl's last-applied copy). A page of 500
+// pods is about a megabyte on the wire; decoded whole, with managed fields, ten times
+// that, almost all of it read by nothing.
+
+// fields says which fields of a protobuf message to keep: a field absent is dropped, a
+// field mapped to nil is kept whole, a field mapped to fields is a message kept in part.
+type fields map[protowire.Number]fields
+
+// Field numbers are those of k8s.io/api/core/v1 and k8s.io/apimachinery's meta/v1
+// generated.proto.
+var (
+	// name, image, imagePullPolicy (Container and EphemeralContainerCommon alike)
+	containerFields = fields{1: nil, 2: nil, 14: nil}
+	// name, state, ready
+	containerStatusFields = fields{1: nil, 2: nil, 4: nil}
+	// runningPodFields are what the checks read of a pod none of whose containers
+	// waits: where its images run, with which pull Secrets, and who owns it.
+	runningPodFields = fields{
+		// metadata: name, namespace, uid, labels, ownerReferences
+		1: {1: nil, 3: nil, 5: nil, 11: nil, 13: nil},
+		// spec: initContainers, containers, ephemeralContainers (their
+		// ephemeralContainerCommon), serviceAccountName, nodeName, imagePullSecrets
+		2: {20: containerFields, 2: containerFields, 34: {1: containerFields}, 8: nil, 10: nil, 15: nil},
+		// status: phase, initContainerStatuses, containerStatuses, ephemeralContainerStatuses
+		3: {1: nil, 10: containerStatusFields, 8: containerStatusFields, 13: containerStatusFields},
+	}
+)
+
+const (
+	protobufType = "application/vnd.kubernetes.protobuf"
+	pageSize     = 500
+)
+
+// protobufMagic starts every protobuf body of the API server, before a runtime.Unknown.
+var protobufMagic = []byte("k8s\x00")
+
+// podPage is one page of a pod list: its list metadata and its items, still encoded,
+// in buf.
+type podPage struct {
+	meta  metav1.ListMeta
+	items [][]byte
+	buf   *bytes.Buffer
+	err   error
+}
+
+// listPods lists the pods of the scope, 500 a page as protobuf, and gives each to
+// each as it is decoded, with whether it was kept whole. The next page is read while
+// one is decoded, into one of two buffers used again from page to page. A continue
+// token that expired (the list took longer than the API server keeps one) is an
+// error: listing everything again in one request would hold every pod at once.
+func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope, each func(p corev1.Pod, whole bool)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	free := make(chan *bytes.Buffer, 2)
+	free <- new(bytes.Buffer)
+	free <- new(bytes.Buffer)
+	pages := make(chan podPage, 1)
+	go func() {
+		defer close(pages)
+		opts := metav1.ListOptions{LabelSelector: scope.Selector, Limit: pageSize}
+		for {
+			var buf *bytes.Buffer
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				return
+			}
+			page, err := readPodPage(ctx, rc, scope.Namespace, opts, buf)
+			page.err = err
+			select {
+			case pages <- page:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || page.meta.Continue == "" {
+				return
+			}
+			opts.Continue = page.meta.Continue
+		}
+	}()
+	var scratch []byte
+	for page := range pages {
+		s.Requests++
+		if page.err != nil {
+			return page.err
+		}
+		for _, item := range page.items {
+			var p corev1.Pod
+			var whole bool
+			var err error
+			if p, whole, scratch, err = decodePod(item, scratch); err != nil {
+				return err
+			}
+			if s.Pods == nil && len(scope.Pods) == 0 {
+				total := len(page.items)
+				if n := page.meta.RemainingItemCount; n != nil {
+					total += int(*n)
+				}
+				s.Pods = make([]corev1.Pod, 0, total)
+			}
+			each(p, whole)
+		}
+		free <- page.buf // decoded pods hold copies, never the page's bytes
+	}
+	return nil
+}
+
+// readPodPage reads one page of pods into buf.
+func readPodPage(ctx context.Context, rc rest.Interface, namespace string, opts metav1.ListOptions, buf *bytes.Buffer) (podPage, error) {
+	body, err := rc.Get().Namespace(namespace).Resource("pods").VersionedParams(&opts, scheme.ParameterCodec).
+		SetHeader("Accept", protobufType).Stream(ctx)
+	if err != nil {
+		return podPage{buf: buf}, err
+	}
+	defer body.Close()
+	buf.Reset()
+	if _, err := buf.ReadFrom(body); err != nil {
+		return podPage{buf: buf}, fmt.Errorf("read a page of pods: %w", err)
+	}
+	page, err := splitPodList(buf.Bytes())
+	page.buf = buf
+	return page, err
+}
+
+// splitPodList reads a PodList in its protobuf envelope: its list metadata, and its
+// items left encoded.
+func splitPodList(body []byte) (podPage, error) {
+	var page podPage
+	unknown, ok := bytes.CutPrefix(body, protobufMagic)
+	if !ok {
+		return page, fmt.Errorf("the API server did not answer in protobuf (%s): its answer starts %.20q", protobufType, body)
+	}
+	var list []byte
+	err := eachField(unknown, func(num protowire.Number, value []byte) error {
+		if num == 2 { // runtime.Unknown raw
+			list = value
+		}
+		return nil
+	})
+	if err != nil {
+		return page, fmt.Errorf("read the protobuf envelope: %w", err)
+	}
+	err = eachField(list, func(num protowire.Number, value []byte) error {
+		switch num {
+		case 1:
+			return page.meta.Unmarshal(value)
+		case 2:
+			page.items = append(page.items, value)
+		}
+		return nil
+	})
+	if err != nil {
+		return page, fmt.Errorf("read a page of pods: %w", err)
+	}
+	return page, nil
+}
+
+// decodePod decodes a pod from its protobuf: only the fields the checks read when none
+// of its containers waits, or whole when one does. scratch is a buffer to reuse.
+func decodePod(item, scratch []byte) (p corev1.Pod, whole bool, _ []byte, err error) {
+	if scratch, err = appendFields(scratch[:0], item, runningPodFields); err != nil {
+		return p, false, scratch, fmt.Errorf("read a pod: %w", err)
+	}
+	if err := p.Unmarshal(scratch); err != nil {
+		return p, false, scratch, fmt.Errorf("read a pod: %w", err)
+	}
+	if !waiting(&p) {
+		return p, false, scratch, nil
+	}
+	p = corev1.Pod{}
+	if err := p.Unmarshal(item); err != nil {
+		return p, true, scratch, fmt.Errorf("read pod %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	stripMeta(&p.ObjectMeta)
+	return p, true, scratch, nil
+}
+
+// eachField calls fn with the number and content of each length-delimited field of a
+// protobuf message (messages, strings, bytes); it skips the others.
+func eachField(msg []byte, fn func(num protowire.Number, value []byte) error) error {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		if typ == protowire.BytesType {
+			value, _ := protowire.ConsumeBytes(msg[n:])
+			if err := fn(num, value); err != nil {
+				return err
+			}
+		}
+		msg = msg[n+m:]
+	}
+	return nil
+}
+
+// appendFields appends to dst the fields of the protobuf message msg that keep names,
+// as a message of their own.
+func appendFields(dst, msg []byte, keep fields) ([]byte, error) {
+	for len(msg) > 0 {
+		num, typ, n := protowire.ConsumeTag(msg)
+		if n < 0 {
+			return dst, protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, msg[n:])
+		if m < 0 {
+			return dst, protowire.ParseError(m)
+		}
+		sub, ok := keep[num]
+		switch {
+		case !ok:
+		case sub == nil:
+			dst = append(dst, msg[:n+m]...)
+		case typ != protowire.BytesType:
+			return dst, fmt.Errorf("field %d is not a message", num)
+		default:
+			inner, _ := protowire.ConsumeBytes(msg[n:])
+			start := len(dst)
+			var err error
+			if dst, err = appendFields(dst, inner, sub); err != nil {
+				return dst, err
+			}
+			// The kept part's tag and length go before it, now that its length is known.
+			size := len(dst) - start
+			var buf [2 * 10]byte // a tag and a length, varints of at most 10 bytes each
+			head := protowire.AppendVarint(protowire.AppendTag(buf[:0], num, protowire.BytesType), uint64(size))
+			dst = append(dst, head...)
+			copy(dst[start+len(head):], dst[start:start+size])
+			copy(dst[start:], head)
+		}
+		msg = msg[n+m:]
+	}
+	return dst, nil
+}
