@@ -63,6 +63,9 @@ type round struct {
 	// present are the owner's pods in the cache at that time: any other pod of the
 	// owner is a replacement.
 	present map[types.UID]bool
+	// fruitless is set once a replacement was stuck without the copy too: the
+	// owner's pods are then reported, not evicted.
+	fruitless bool
 }
 
 func newHealer(cached client.Client, live client.Reader, pods corev1client.PodsGetter, rec recorder.EventRecorder, m *Metrics, changed func(string), window, retry time.Duration) *healer {
@@ -81,14 +84,14 @@ func (h *healer) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 	var p corev1.Pod
 	if err := h.cached.Get(ctx, req.NamespacedName, &p); err != nil {
 		if apierrors.IsNotFound(err) { // gone, or no longer Pending
-			h.unreport(key)
+			h.forgetPod(key)
 			return reconcile.Result{}, nil
 		}
 		return reconcile.Result{}, err
 	}
 	images := stuckPulling(&p)
 	if len(images) == 0 {
-		h.unreport(key)
+		h.forgetPod(key)
 		return reconcile.Result{}, nil
 	}
 	v, err := h.assess(ctx, &p, images)
@@ -130,10 +133,12 @@ func (h *healer) settle(ctx context.Context, p *corev1.Pod, v verdict) {
 
 // evictRound evicts the stuck pods of the pod's owner, once per window. A pod of the
 // owner made after the last round that still lacks the copy shows that a new pod
-// does not get it: it is reported, not evicted.
+// does not get it: from then on (for healMemory) the owner's pods are reported, not
+// evicted.
 func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reconcile.Result, error) {
 	owner := v.owner.UID
 	now := time.Now()
+	h.unreport(p.Namespace + "/" + p.Name) // evicted or retried, not left to status
 	var mine corev1.PodList
 	if err := h.cached.List(ctx, &mine, client.InNamespace(p.Namespace)); err != nil {
 		return reconcile.Result{}, err
@@ -151,11 +156,16 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 		}
 	}
 	last, seen := h.rounds[owner]
+	replacement := func(p *corev1.Pod) bool {
+		return seen && !last.present[p.UID] && !p.CreationTimestamp.Time.Before(last.at.Truncate(time.Second))
+	}
 	switch {
-	case seen && !last.present[p.UID] && !p.CreationTimestamp.Time.Before(last.at.Truncate(time.Second)):
+	case seen && (last.fruitless || replacement(p)):
+		last.fruitless = true
+		h.rounds[owner] = last
 		h.mu.Unlock()
 		v.action = report
-		v.why = fmt.Sprintf("regcred evicted the stuck pods of %s %s at %s, and this pod, made since, did not get %s either: the pod template sets imagePullSecrets of its own, so admission adds nothing from the ServiceAccount; add %s to that list",
+		v.why = fmt.Sprintf("regcred evicted the stuck pods of %s %s at %s, and a pod made since did not get %s either: the pod template sets imagePullSecrets of its own, so admission adds nothing from the ServiceAccount; add %s to that list",
 			v.owner.Kind, v.owner.Name, last.at.UTC().Format(time.RFC3339), v.copy, v.copy)
 		h.settle(ctx, p, v)
 		return reconcile.Result{}, nil
@@ -174,6 +184,9 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 	for _, s := range siblings {
 		sv := v
 		if s.UID != p.UID {
+			if replacement(s) {
+				continue // its own reconcile finds that evicting does not help
+			}
 			images := stuckPulling(s)
 			if len(images) == 0 {
 				continue
@@ -240,12 +253,18 @@ func (h *healer) tell(p *corev1.Pod, cps *v1alpha1.ClusterPullSecret, typ, reaso
 	h.recorder.Eventf(p, cps, typ, reason, action, "%s", note)
 }
 
-// unreport forgets a pod (namespace/name) that is gone, no longer stuck, or taken
-// care of.
+// forgetPod forgets a pod (namespace/name) that is gone or no longer stuck.
+func (h *healer) forgetPod(key string) {
+	h.mu.Lock()
+	delete(h.told, key)
+	h.mu.Unlock()
+	h.unreport(key)
+}
+
+// unreport takes a pod (namespace/name) out of status.stuckPods.
 func (h *healer) unreport(key string) {
 	var changed []string
 	h.mu.Lock()
-	delete(h.told, key)
 	for cps, set := range h.stuck {
 		if set[key] {
 			delete(set, key)

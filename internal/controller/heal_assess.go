@@ -126,9 +126,13 @@ func (h *healer) assess(ctx context.Context, p *corev1.Pod, images []string) (ve
 		return v, nil
 	}
 	v.owner = ref
-	if why, err := h.replacementLacks(ctx, p, cps, v.copy); err != nil || why != "" {
+	why, later, err := h.replacementLacks(ctx, p, cps, v.copy)
+	switch {
+	case err != nil || later:
+		return verdict{}, err
+	case why != "":
 		v.action, v.why = report, why
-		return v, err
+		return v, nil
 	}
 	v.action = evict
 	return v, nil
@@ -241,23 +245,28 @@ func (h *healer) credentialCause(ctx context.Context, p *corev1.Pod, cps *v1alph
 // replacementLacks says why a new pod of the same template would not get the copy
 // either, or "" when it would: through the admission policy, or through its
 // ServiceAccount. (A template that sets its own imagePullSecrets gets nothing from
-// its ServiceAccount; the healer finds that out from the replacement.)
-func (h *healer) replacementLacks(ctx context.Context, p *corev1.Pod, cps *v1alpha1.ClusterPullSecret, copyName string) (string, error) {
+// its ServiceAccount; the healer finds that out from the replacement.) wait is set
+// when the ServiceAccount is to get the copy and has not yet: its update brings the
+// pod back.
+func (h *healer) replacementLacks(ctx context.Context, p *corev1.Pod, cps *v1alpha1.ClusterPullSecret, copyName string) (why string, wait bool, err error) {
 	sa := serviceAccountOf(p)
 	if !cps.Serves(sa) {
-		return fmt.Sprintf("its ServiceAccount %s is not one ClusterPullSecret %s serves (spec.serviceAccounts), so a new pod would not get %s either: add it there, or add %s to the pod template's imagePullSecrets", sa, cps.Name, copyName, copyName), nil
+		return fmt.Sprintf("its ServiceAccount %s is not one ClusterPullSecret %s serves (spec.serviceAccounts), so a new pod would not get %s either: add it there, or add %s to the pod template's imagePullSecrets", sa, cps.Name, copyName, copyName), false, nil
 	}
 	if cps.Injects() && meta.IsStatusConditionTrue(cps.Status.Conditions, v1alpha1.ConditionInjection) {
-		return "", nil
+		return "", false, nil
+	}
+	if !cps.PatchesServiceAccounts() {
+		return fmt.Sprintf("ClusterPullSecret %s neither patches ServiceAccounts nor adds %s at admission (condition %s), so a new pod would not get it either", cps.Name, copyName, v1alpha1.ConditionInjection), false, nil
 	}
 	var got corev1.ServiceAccount
 	if err := h.cached.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: sa}, &got); err != nil && !apierrors.IsNotFound(err) {
-		return "", err
+		return "", false, err
 	}
 	if slices.ContainsFunc(got.ImagePullSecrets, func(r corev1.LocalObjectReference) bool { return r.Name == copyName }) {
-		return "", nil
+		return "", false, nil
 	}
-	return fmt.Sprintf("neither the admission policy nor ServiceAccount %s gives new pods %s yet, so a replacement would lack it too", sa, copyName), nil
+	return "", true, nil
 }
 
 func serviceAccountOf(p *corev1.Pod) string {
