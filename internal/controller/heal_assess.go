@@ -104,7 +104,7 @@ var recreatingKinds = map[string]string{"ReplicaSet": "apps", "StatefulSet": "ap
 func (h *healer) assess(ctx context.Context, p *corev1.Pod, images []string) (verdict, error) {
 	cps, copySecret, err := h.servingCopy(ctx, p, images)
 	if err != nil || cps == nil {
-		return verdict{}, err
+		return verdict{action: leave}, err
 	}
 	v := verdict{cps: cps, copy: copySecret.Name}
 	if slices.ContainsFunc(p.Spec.ImagePullSecrets, func(r corev1.LocalObjectReference) bool { return r.Name == v.copy }) {
@@ -113,7 +113,7 @@ func (h *healer) assess(ctx context.Context, p *corev1.Pod, images []string) (ve
 	}
 	cause, err := h.credentialCause(ctx, p, cps, copySecret)
 	if err != nil || cause == "" {
-		return verdict{}, err
+		return verdict{action: leave}, err
 	}
 	v.cause = cause
 	ref := metav1.GetControllerOf(p)
@@ -129,7 +129,7 @@ func (h *healer) assess(ctx context.Context, p *corev1.Pod, images []string) (ve
 	why, later, err := h.replacementLacks(ctx, p, cps, v.copy)
 	switch {
 	case err != nil || later:
-		return verdict{}, err
+		return verdict{action: leave}, err
 	case why != "":
 		v.action, v.why = report, why
 		return v, nil

@@ -46,7 +46,7 @@ type Options struct {
 	HealRetry time.Duration
 }
 
-// Setup adds the ClusterPullSecret and pair controllers to the manager, whose cache
+// Setup adds the ClusterPullSecret, pair and heal controllers to the manager, whose cache
 // must have been made with CacheOptions.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if opts.Workers < 1 {
