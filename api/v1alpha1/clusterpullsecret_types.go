@@ -76,6 +76,18 @@ type ClusterPullSecretSpec struct {
 	// +kubebuilder:default=true
 	PatchServiceAccounts *bool `json:"patchServiceAccounts,omitempty"`
 
+	// HealStuckPods has regcred act on pods in the targeted namespaces that wait in
+	// ErrImagePull or ImagePullBackOff for want of credentials and would pull with
+	// the copy but do not reference it: a pod with a ReplicaSet, StatefulSet,
+	// DaemonSet or Job for controller is evicted (Eviction API), at most once per
+	// owner per 10 minutes, so that its replacement gets the copy; any other pod is
+	// only reported (an Event, and status.stuckPods). Pods failing for other
+	// reasons, and pods that already reference the copy, are left alone. Default
+	// true.
+	// +optional
+	// +kubebuilder:default=true
+	HealStuckPods *bool `json:"healStuckPods,omitempty"`
+
 	// DeletionPolicy says what happens to the copies and references when the
 	// ClusterPullSecret is deleted: Delete removes exactly what regcred added,
 	// Orphan leaves them to the namespaces' owners.
@@ -158,6 +170,22 @@ type ClusterPullSecretStatus struct {
 	// Credential is the minted credential's lifetime (credentialProvider sources).
 	// +optional
 	Credential *CredentialStatus `json:"credential,omitempty"`
+
+	// StuckPods are the pods that fail to pull for want of the copy, would pull
+	// with it, and that regcred does not evict: pods with no controller that
+	// recreates them, and pods whose replacement did not get the copy either.
+	// +optional
+	StuckPods *StuckPods `json:"stuckPods,omitempty"`
+}
+
+// StuckPods counts the pods regcred reports and does not heal, and names some.
+type StuckPods struct {
+	// Count is how many there are.
+	Count int32 `json:"count"`
+	// Pods names up to 20 of them, as namespace/name, in order.
+	// +optional
+	// +kubebuilder:validation:MaxItems=20
+	Pods []string `json:"pods,omitempty"`
 }
 
 // NamespaceCounts counts targeted namespaces by state.
@@ -217,6 +245,10 @@ const (
 	ReasonInjectionDisabled = "Disabled"
 	ReasonPolicyUnavailable = "APIUnavailable"
 	ReasonPolicyFailed      = "PolicyFailed"
+
+	// Reasons of the Events about pods stuck pulling for want of the copy.
+	ReasonEvictedStuckPod = "EvictedStuckPod"
+	ReasonStuckPod        = "StuckPod"
 )
 
 // ClusterPullSecretList is a list of ClusterPullSecrets.
@@ -263,6 +295,11 @@ func (c *ClusterPullSecret) PatchesServiceAccounts() bool {
 // name: it is served and ServiceAccounts are patched.
 func (c *ClusterPullSecret) Patches(serviceAccount string) bool {
 	return c.PatchesServiceAccounts() && c.Serves(serviceAccount)
+}
+
+// HealsStuckPods reports spec.healStuckPods (default true).
+func (c *ClusterPullSecret) HealsStuckPods() bool {
+	return c.Spec.HealStuckPods == nil || *c.Spec.HealStuckPods
 }
 
 // Injects reports whether regcred keeps an admission policy that adds the copy to

@@ -42,6 +42,7 @@ type cpsReconciler struct {
 	metrics   *Metrics
 	recorder  recorder.EventRecorder
 	admission *admission
+	healer    *healer
 
 	pairs atomic.Pointer[workqueue.TypedRateLimitingInterface[Pair]]
 	self  atomic.Pointer[workqueue.TypedRateLimitingInterface[reconcile.Request]]
@@ -175,6 +176,7 @@ func (r *cpsReconciler) forget(cps string) {
 	r.mu.Unlock()
 	r.results.Drop(cps)
 	r.metrics.forget(cps)
+	r.healer.forget(cps)
 }
 
 // fanOut queues a pair for every namespace the ClusterPullSecret targets or still
@@ -307,6 +309,7 @@ func (r *cpsReconciler) updateStatus(ctx context.Context, cps *v1alpha1.ClusterP
 		st.LastSyncTime = &t
 	}
 	st.Credential = credentialStatus(cps, src)
+	st.StuckPods = r.healer.stuckPods(cps.Name)
 	ready, degraded := conditions(cps, src, selErr, counts, pending)
 	meta.SetStatusCondition(&st.Conditions, ready)
 	meta.SetStatusCondition(&st.Conditions, degraded)

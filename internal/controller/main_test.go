@@ -81,6 +81,13 @@ func run(m *testing.M) int {
 // is called, which waits for it to stop.
 func startController(t testing.TB) (stop func()) {
 	t.Helper()
+	return startControllerWith(t, controller.Options{})
+}
+
+// startControllerWith is startController with options; Workers, AdmissionPolicies
+// and CredentialProviderBinDir are set here.
+func startControllerWith(t testing.TB, opts controller.Options) (stop func()) {
+	t.Helper()
 	cfg := *server.Config
 	cfg.QPS, cfg.Burst = -1, 0
 	mgr, err := ctrl.NewManager(&cfg, ctrl.Options{
@@ -93,7 +100,8 @@ func startController(t testing.TB) (stop func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: 16, AdmissionPolicies: policies, CredentialProviderBinDir: pluginDir}); err != nil {
+	opts.Workers, opts.AdmissionPolicies, opts.CredentialProviderBinDir = 16, policies, pluginDir
+	if err := controller.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

@@ -3,6 +3,8 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
+
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,9 +38,15 @@ type Options struct {
 	// CredentialProviderBinDir is the folder of credential provider plugins that
 	// credentialProvider sources name.
 	CredentialProviderBinDir string
+	// HealWindow is how often, at most, the stuck pods of one owner are evicted
+	// (spec.healStuckPods); 10 minutes when zero.
+	HealWindow time.Duration
+	// HealRetry is when an eviction the API server refused is tried again; 30
+	// seconds when zero.
+	HealRetry time.Duration
 }
 
-// Setup adds the ClusterPullSecret and pair controllers to the manager, whose cache
+// Setup adds the ClusterPullSecret, pair and heal controllers to the manager, whose cache
 // must have been made with CacheOptions.
 func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	if opts.Workers < 1 {
@@ -62,6 +70,10 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	pairR := &pairReconciler{
 		cached: mgr.GetClient(), live: mgr.GetAPIReader(), sources: cpsR.sources, results: res,
 		expect: newExpectations(), metrics: opts.Metrics, changed: cpsR.later,
+	}
+	cpsR.healer = newHealer(mgr.GetClient(), mgr.GetAPIReader(), cs, cpsR.recorder, opts.Metrics, cpsR.later, opts.HealWindow, opts.HealRetry)
+	if err := setupHealer(mgr, cpsR.healer); err != nil {
+		return fmt.Errorf("make the heal controller: %w", err)
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
