@@ -39,10 +39,10 @@ func NewCmdVersion(flags *genericclioptions.ConfigFlags, streams genericiooption
   kubectl regcred version --client -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
-			if err := o.Complete(); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run()
