@@ -197,12 +197,18 @@ func parallel(b testing.TB, workers int, items []string, f func(string) error) {
 func watchSynced(b testing.TB, secret string, want int, only ...string) <-chan struct{} {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	// One namespace named: watch only it, so that the watches start without the
+	// thousands of existing objects a cluster-wide watch begins with.
+	scope := ""
+	if len(only) == 1 {
+		scope = only[0]
+	}
 	opts := metav1.ListOptions{LabelSelector: v1alpha1.LabelClusterPullSecret + "=" + secret}
-	sw, err := kube.CoreV1().Secrets("").Watch(ctx, opts)
+	sw, err := kube.CoreV1().Secrets(scope).Watch(ctx, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	aw, err := kube.CoreV1().ServiceAccounts("").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
+	aw, err := kube.CoreV1().ServiceAccounts(scope).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
 	if err != nil {
 		b.Fatal(err)
 	}
