@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -26,7 +25,6 @@ import (
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/cluster"
 	"github.com/regcred/regcred/test/helmbin"
-	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
 	"github.com/regcred/regcred/test/workload"
 )
@@ -46,38 +44,11 @@ func TestControllerInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A registry of its own, so that rotating its password touches no other test.
 	pw1 := "first-" + fmt.Sprint(time.Now().UnixNano())
-	reg, err := registry.Start(ctx, registry.Options{Auth: registry.AuthBasic, Users: map[string]string{"carol": pw1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	app, err := images.Pause(ctx, "controller-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push(ctx, "team/app:1", app); err != nil {
-		t.Fatal(err)
-	}
-	ctlImage, err := images.Regcred(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := local.Registries.Open.Push(ctx, "regcred/regcred:e2e", ctlImage); err != nil {
-		t.Fatal(err)
-	}
+	reg := privateRegistry(ctx, t, "controller-e2e", registry.Options{Auth: registry.AuthBasic, Users: map[string]string{"carol": pw1}})
 	before := pullSecretLists(ctx, t)
 
-	// Install with the chart, as a user would.
-	api, err := url.Parse(local.Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	helm(ctx, t, "install", "regcred", chartDir(), "--namespace", "regcred-system", "--create-namespace",
-		"--set", "image.repository="+local.Registries.Open.Ref("regcred/regcred"), "--set", "image.tag=e2e",
-		"--set", "apiServer.host="+api.Hostname(), "--set", "apiServer.port="+api.Port(),
-		"--set", "logLevel=debug", "--wait", "--timeout", "3m")
+	installController(ctx, t, "regcred", "regcred-system")
 	uninstalled := false
 	defer func() {
 		if !uninstalled {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -24,7 +23,6 @@ import (
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/cluster"
 	"github.com/regcred/regcred/test/credplugin"
-	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
 	"github.com/regcred/regcred/test/workload"
 )
@@ -45,26 +43,12 @@ func TestControllerCredentialProvider(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := url.Parse(local.Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
+	apiHost, _ := apiServerAddress(t)
 
 	// A registry whose only credentials are the issuer's; the issuer listens on the
 	// bridge address, where the controller's pods reach it.
-	reg, err := registry.Start(ctx, registry.Options{Auth: registry.AuthBasic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	app, err := images.Pause(ctx, "credprov-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push(ctx, "team/app:1", app); err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := reg.StartIssuer(api.Hostname()+":0", lifetime)
+	reg := privateRegistry(ctx, t, "credprov-e2e", registry.Options{Auth: registry.AuthBasic})
+	issuer, err := reg.StartIssuer(apiHost+":0", lifetime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,18 +67,8 @@ func TestControllerCredentialProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctlImage, err := images.Regcred(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := local.Registries.Open.Push(ctx, "regcred/regcred:e2e", ctlImage); err != nil {
-		t.Fatal(err)
-	}
-	helm(ctx, t, "install", "regcred", chartDir(), "--namespace", "regcred-system", "--create-namespace",
-		"--set", "image.repository="+local.Registries.Open.Ref("regcred/regcred"), "--set", "image.tag=e2e",
-		"--set", "apiServer.host="+api.Hostname(), "--set", "apiServer.port="+api.Port(),
-		"--set", "credentialProviders.volume.hostPath.path="+dir, "--set", "credentialProviders.volume.hostPath.type=Directory",
-		"--set", "logLevel=debug", "--wait", "--timeout", "3m")
+	installController(ctx, t, "regcred", "regcred-system",
+		"credentialProviders.volume.hostPath.path="+dir, "credentialProviders.volume.hostPath.type=Directory")
 	defer func() {
 		_ = dyn.Resource(cpsResource).Delete(context.Background(), "team-pull", metav1.DeleteOptions{})
 		waitFor(context.Background(), t, "ClusterPullSecret gone", func() error {

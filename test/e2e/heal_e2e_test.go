@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/test/cluster"
-	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
 	"github.com/regcred/regcred/test/workload"
 )
@@ -39,18 +37,7 @@ func TestHealInCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	pw := fmt.Sprint("heal-", time.Now().UnixNano())
-	reg, err := registry.Start(ctx, registry.Options{Auth: registry.AuthBasic, Users: map[string]string{"dave": pw}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
-	app, err := images.Pause(ctx, "heal-e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.Push(ctx, "team/app:1", app); err != nil {
-		t.Fatal(err)
-	}
+	reg := privateRegistry(ctx, t, "heal-e2e", registry.Options{Auth: registry.AuthBasic, Users: map[string]string{"dave": pw}})
 
 	// Before regcred: the namespace, a Deployment whose pod gets no pull Secret,
 	// and one whose template names a working Secret of its own and a missing tag.
@@ -84,22 +71,8 @@ func TestHealInCluster(t *testing.T) {
 	}
 
 	// Install the controller with the chart, a release of its own.
-	ctlImage, err := images.Regcred(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := local.Registries.Open.Push(ctx, "regcred/regcred:e2e", ctlImage); err != nil {
-		t.Fatal(err)
-	}
-	api, err := url.Parse(local.Config.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const release, releaseNS = "regcred-heal", "regcred-heal-system"
-	helm(ctx, t, "install", release, chartDir(), "--namespace", releaseNS, "--create-namespace",
-		"--set", "image.repository="+local.Registries.Open.Ref("regcred/regcred"), "--set", "image.tag=e2e",
-		"--set", "apiServer.host="+api.Hostname(), "--set", "apiServer.port="+api.Port(),
-		"--set", "replicaCount=1", "--set", "logLevel=debug", "--wait", "--timeout", "3m")
+	installController(ctx, t, release, releaseNS, "replicaCount=1")
 	uninstalled := false
 	defer func() {
 		if !uninstalled {
