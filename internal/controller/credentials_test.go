@@ -206,11 +206,15 @@ func TestCredentialProviderFaults(t *testing.T) {
 				}
 				return refs(nss[0], "default", name)
 			})
-			cps := getCPS(t, name)
-			cs := cps.Status.Credential
-			if cs == nil || cs.ExpiresAt == nil || cs.MintedAt == nil {
-				t.Fatalf("status.credential = %+v", cs)
-			}
+			// Status is written in batches (up to 250 ms after the copies).
+			var cs *v1alpha1.CredentialStatus
+			eventually(t, waitFor, "status.credential", func() error {
+				cs = getCPS(t, name).Status.Credential
+				if cs == nil || cs.ExpiresAt == nil || cs.MintedAt == nil {
+					return fmt.Errorf("status.credential = %+v", cs)
+				}
+				return nil
+			})
 			if life := cs.ExpiresAt.Sub(cs.MintedAt.Time); life < cache-time.Second || life > cache+time.Second {
 				t.Errorf("status says the credential lives %s, the plugin said %s", life, cache)
 			}
