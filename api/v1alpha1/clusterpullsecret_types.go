@@ -245,6 +245,8 @@ const (
 	ReasonInjectionDisabled = "Disabled"
 	ReasonPolicyUnavailable = "APIUnavailable"
 	ReasonPolicyFailed      = "PolicyFailed"
+	ReasonPolicyConflict    = "PolicyConflict"
+	ReasonPolicyWaiting     = "WaitingForNamespaces"
 
 	// Reasons of the Events about pods stuck pulling for want of the copy.
 	ReasonEvictedStuckPod = "EvictedStuckPod"

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
@@ -50,8 +51,12 @@ func PolicyServed(cfg *rest.Config) (bool, error) {
 
 // ensure makes the policy and binding what the ClusterPullSecret wants, or removes
 // them when it wants none, and returns the AdmissionInjection condition. skip are
-// the namespaces where the copy's name is taken by a Secret that is not regcred's.
-func (a *admission) ensure(ctx context.Context, cps *v1alpha1.ClusterPullSecret, skip []string) (metav1.Condition, error) {
+// the namespaces where the copy's name is taken by a Secret that is not regcred's;
+// complete says every targeted namespace has reported, so that skip is whole. Until
+// it is (after a restart, for a new ClusterPullSecret) nothing is written: a policy
+// without a namespace in conflict would point new pods there at someone else's
+// Secret.
+func (a *admission) ensure(ctx context.Context, cps *v1alpha1.ClusterPullSecret, skip []string, complete bool) (metav1.Condition, error) {
 	cond := metav1.Condition{Type: v1alpha1.ConditionInjection, ObservedGeneration: cps.Generation, Status: metav1.ConditionFalse}
 	switch {
 	case !cps.Injects():
@@ -63,8 +68,20 @@ func (a *admission) ensure(ctx context.Context, cps *v1alpha1.ClusterPullSecret,
 		return cond, nil
 	}
 	policy, binding := pullsecret.AdmissionPolicy(cps, skip)
+	if !complete {
+		cond.Reason = v1alpha1.ReasonPolicyWaiting
+		cond.Message = "the admission policy is written once every targeted namespace has been looked at, so that it leaves out those in conflict"
+		return cond, nil
+	}
 	for _, o := range []client.Object{policy, binding} {
-		if err := a.apply(ctx, o); err != nil {
+		err := a.apply(ctx, o)
+		var taken *takenError
+		switch {
+		case errors.As(err, &taken):
+			// Someone else's object of that name: left alone, and injection is off.
+			cond.Reason, cond.Message = v1alpha1.ReasonPolicyConflict, err.Error()
+			return cond, nil
+		case err != nil:
 			cond.Reason, cond.Message = v1alpha1.ReasonPolicyFailed, err.Error()
 			return cond, err
 		}
@@ -85,7 +102,13 @@ func (a *admission) apply(ctx context.Context, want client.Object) error {
 	err := a.cached.Get(ctx, types.NamespacedName{Name: want.GetName()}, cur)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := a.cached.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+		// The cache holds only regcred's objects: one of that name without regcred's
+		// label makes the create fail.
+		err := a.cached.Create(ctx, want)
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			return &takenError{kind: kind, name: want.GetName()}
+		case err != nil:
 			return fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)
 		}
 		a.metrics.writes.WithLabelValues(kind, "create").Inc()
@@ -149,4 +172,11 @@ func specOf(o client.Object) any {
 		return o.Spec
 	}
 	return nil
+}
+
+// takenError is a policy or binding of regcred's name that regcred did not make.
+type takenError struct{ kind, name string }
+
+func (e *takenError) Error() string {
+	return fmt.Sprintf("%s %s exists and regcred did not make it: regcred leaves it alone and injects nothing; delete or rename it", e.kind, e.name)
 }

@@ -268,10 +268,14 @@ func TestInjectionLeavesForeignPolicyAlone(t *testing.T) {
 	defer kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Delete(ctx, foreign.Name, metav1.DeleteOptions{})
 	defer startController(t)()
 	sourceSecret(t, "injf-src", "creds", pullConfig(t, "registry.example:5000", "alice", "s3cret"))
-	makeCPS(t, "injf", "injf-src", "creds", func(c *v1alpha1.ClusterPullSecret) {
-		selectTest("injf")(c)
-		c.Spec.InjectAtAdmission = ptr.To(false)
-	})
+	makeCPS(t, "injf", "injf-src", "creds", selectTest("injf"))
+	// Injection on: the name is taken, so regcred says so and injects nothing.
+	waitInjection(t, "injf", v1alpha1.ReasonPolicyConflict)
+	// No binding either: one would put someone else's policy to work.
+	if _, err := kube.AdmissionregistrationV1().MutatingAdmissionPolicyBindings().Get(ctx, foreign.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("binding for someone else's policy: %v", err)
+	}
+	updateCPS(t, "injf", func(c *v1alpha1.ClusterPullSecret) { c.Spec.InjectAtAdmission = ptr.To(false) })
 	waitInjection(t, "injf", v1alpha1.ReasonInjectionDisabled)
 	deleteCPS(t, "injf")
 	got, err := kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Get(ctx, foreign.Name, metav1.GetOptions{})

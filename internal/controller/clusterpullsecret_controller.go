@@ -133,11 +133,31 @@ func (r *cpsReconciler) Reconcile(ctx context.Context, req reconcile.Request) (r
 			return reconcile.Result{}, err
 		}
 	}
-	injection, injErr := r.admission.ensure(ctx, &cps, r.results.Namespaces(cps.Name, v1alpha1.NamespaceConflict))
+	var injection metav1.Condition
+	var injErr error
+	if selErr != nil {
+		injection = metav1.Condition{Type: v1alpha1.ConditionInjection, ObservedGeneration: cps.Generation, Status: metav1.ConditionFalse,
+			Reason: "InvalidSelector", Message: selErr.Error()}
+	} else {
+		injection, injErr = r.admission.ensure(ctx, &cps, r.results.Namespaces(cps.Name, v1alpha1.NamespaceConflict), r.allReported(&cps, sel, namespaces))
+	}
 	if err := r.updateStatus(ctx, &cps, src, sel, selErr, namespaces, injection); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{}, injErr
+}
+
+// allReported says every namespace the ClusterPullSecret targets has a pair result.
+func (r *cpsReconciler) allReported(cps *v1alpha1.ClusterPullSecret, sel *pullsecret.Selector, namespaces []metav1.PartialObjectMetadata) bool {
+	res, _ := r.results.Snapshot(cps.Name)
+	for i := range namespaces {
+		if sel.Targets(&namespaces[i]) {
+			if _, ok := res[namespaces[i].Name]; !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func sourceSummary(s sourceState) string {

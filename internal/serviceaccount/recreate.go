@@ -3,6 +3,7 @@ package serviceaccount
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -55,9 +56,11 @@ func (r Recreator) Origin() Origin {
 	}
 }
 
-// Recreators finds what recreates pods, reading each owner once.
+// Recreators finds what recreates pods, reading each owner once. It is safe for
+// concurrent use.
 type Recreators struct {
 	cs      kubernetes.Interface
+	mu      sync.Mutex // guards the maps, never held across a read of the API
 	rsOwner map[types.UID]Workload
 	byOwner map[string]Recreator // by namespace/kind/name
 }
@@ -76,10 +79,13 @@ func (r *Recreators) For(ctx context.Context, p *corev1.Pod) (Recreator, error) 
 		return Recreator{}, err
 	}
 	k := p.Namespace + "/" + owner.String()
-	if rec, ok := r.byOwner[k]; ok {
+	r.mu.Lock()
+	rec, ok := r.byOwner[k]
+	r.mu.Unlock()
+	if ok {
 		return rec, nil
 	}
-	rec := Recreator{Owner: owner}
+	rec = Recreator{Owner: owner}
 	apps := r.cs.AppsV1()
 	get := metav1.GetOptions{}
 	switch owner.Kind {
@@ -115,7 +121,9 @@ func (r *Recreators) For(ctx context.Context, p *corev1.Pod) (Recreator, error) 
 		}
 		rec.Template = &j.Spec.Template
 	}
+	r.mu.Lock()
 	r.byOwner[k] = rec
+	r.mu.Unlock()
 	return rec, nil
 }
 
@@ -129,17 +137,22 @@ func (r *Recreators) ownerOf(ctx context.Context, p *corev1.Pod) (Workload, erro
 	if ref.Kind != "ReplicaSet" {
 		return Workload{Kind: ref.Kind, Name: ref.Name}, nil
 	}
-	if w, ok := r.rsOwner[ref.UID]; ok {
+	r.mu.Lock()
+	w, ok := r.rsOwner[ref.UID]
+	r.mu.Unlock()
+	if ok {
 		return w, nil
 	}
 	rs, err := r.cs.AppsV1().ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err != nil {
 		return Workload{}, fmt.Errorf("get replicaset %s/%s: %w", p.Namespace, ref.Name, err)
 	}
-	w := Workload{Kind: "ReplicaSet", Name: rs.Name}
+	w = Workload{Kind: "ReplicaSet", Name: rs.Name}
 	if d := metav1.GetControllerOf(rs); d != nil {
 		w = Workload{Kind: d.Kind, Name: d.Name}
 	}
+	r.mu.Lock()
 	r.rsOwner[ref.UID] = w
+	r.mu.Unlock()
 	return w, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/url"
 	"sync"
 )
 
@@ -61,7 +62,7 @@ func (h *Hosts) send(ctx context.Context, host string, fn func() (*response, err
 			resp, err := fn()
 			h.mu.Lock()
 			switch {
-			case err == nil || !unreachable(err):
+			case err == nil || !unreachable(err) || !failedAt(err, host):
 			case ctx.Err() != nil:
 				delete(h.hosts, host) // given up by the caller: the next request asks afresh
 			default:
@@ -87,7 +88,7 @@ func (h *Hosts) send(ctx context.Context, host string, fn func() (*response, err
 			return nil, &RememberedError{Host: host, Err: down}
 		}
 		resp, err := fn()
-		if err != nil && unreachable(err) && ctx.Err() == nil {
+		if err != nil && unreachable(err) && failedAt(err, host) && ctx.Err() == nil {
 			h.mu.Lock()
 			if s.down == nil {
 				s.down = err // it answered before and does not now
@@ -104,4 +105,15 @@ func unreachable(err error) bool {
 	var dns *net.DNSError
 	var op *net.OpError
 	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") || isTimeout(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// failedAt reports whether the request that failed went to host: a redirect the
+// client followed to another host that does not answer says nothing of host.
+func failedAt(err error, host string) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return true
+	}
+	u, perr := url.Parse(ue.URL)
+	return perr != nil || u.Host == host
 }
