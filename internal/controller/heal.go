@@ -151,7 +151,9 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 	}
 	h.mu.Lock()
 	for uid, r := range h.rounds {
-		if now.Sub(r.at) > healMemory {
+		// A fruitless round is kept: evicting that owner's pods again would not help
+		// until its template changes, which makes a new ReplicaSet, a new owner.
+		if now.Sub(r.at) > healMemory && !r.fruitless {
 			delete(h.rounds, uid)
 		}
 	}
