@@ -144,7 +144,11 @@ func (o *AttachOptions) Run(ctx context.Context) error {
 				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, verb, o.dryRun.suffix())
 				continue
 			}
-			e, err := edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
+			var e serviceaccount.Edit
+			err := send(ctx, func(ctx context.Context) (err error) {
+				e, err = edit(ctx, o.client, ns, sa, o.Secret, o.dryRun.serverDryRun())
+				return err
+			})
 			if err != nil {
 				return undo.rollback(ctx, o.ErrOut, err)
 			}

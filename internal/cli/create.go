@@ -286,7 +286,12 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 	undo := &undoLog{client: o.client}
 	var written []*corev1.Secret
 	for _, ns := range namespaces {
-		s, verb, err := o.write(ctx, ns, data, existing[ns], undo)
+		var s *corev1.Secret
+		var verb string
+		err := send(ctx, func(ctx context.Context) (err error) {
+			s, verb, err = o.write(ctx, ns, data, existing[ns], undo)
+			return err
+		})
 		if err != nil {
 			return undo.rollback(ctx, o.ErrOut, err)
 		}
@@ -295,7 +300,11 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.Out, "secret/%s %s in %s%s\n", o.Name, verb, ns, o.dryRun.suffix())
 		}
 		for _, sa := range o.attach {
-			e, err := serviceaccount.Attach(ctx, o.client, ns, sa, o.Name, o.dryRun.serverDryRun())
+			var e serviceaccount.Edit
+			err := send(ctx, func(ctx context.Context) (err error) {
+				e, err = serviceaccount.Attach(ctx, o.client, ns, sa, o.Name, o.dryRun.serverDryRun())
+				return err
+			})
 			if err != nil {
 				return undo.rollback(ctx, o.ErrOut, fmt.Errorf("--attach %s: %w", sa, err))
 			}

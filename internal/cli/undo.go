@@ -21,6 +21,22 @@ import (
 // undoTimeout bounds the whole undo of a failed run.
 const undoTimeout = 30 * time.Second
 
+// writeTimeout bounds one write of a run.
+const writeTimeout = 30 * time.Second
+
+// send makes one write of a run. A run cancelled (Ctrl-C) before it sends nothing;
+// once sent, the write is let finish even if the run is cancelled meanwhile, so that
+// what it did is known, logged and undone with the rest rather than left behind
+// unsaid.
+func send(ctx context.Context, write func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	return write(wctx)
+}
+
 // undoLog records what a command wrote to the cluster, in order, so that a run that
 // fails half-way takes it back: a command that writes several objects writes all of
 // them or none. Every undo carries a precondition, so it never removes or overwrites
