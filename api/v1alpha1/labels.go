@@ -17,6 +17,11 @@ const (
 	// entries regcred added, as a JSON object from ClusterPullSecret name to Secret
 	// name. Cleanup removes only those; an entry a person added is never in it.
 	AnnotationAddedPullSecrets = "regcred.dev/added-image-pull-secrets"
+	// AnnotationTokenFor, on a ServiceAccount, lets regcred-controller request its
+	// tokens for the credential provider plugins of the ClusterPullSecrets named
+	// (comma-separated). Without it regcred asks for none: editing a
+	// ClusterPullSecret must not be a way to get any ServiceAccount's token.
+	AnnotationTokenFor = "regcred.dev/token-for-cluster-pull-secrets"
 	// Finalizer holds a ClusterPullSecret until its copies and references are
 	// removed (deletionPolicy Delete) or released (Orphan).
 	Finalizer = "regcred.dev/cleanup"

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -239,6 +241,16 @@ func (c *credentials) mint(ctx context.Context, m *minter) (*pullsecret.Content,
 	}
 	req := credentialprovider.Request{Image: s.Image}
 	if t := s.ServiceAccountToken; t != nil {
+		// The ServiceAccount's owner must have opted in: a token is minted only for
+		// the ClusterPullSecrets its annotation names.
+		sa, err := c.tokens.ServiceAccounts(t.Namespace).Get(ctx, t.ServiceAccountName, metav1.GetOptions{})
+		if err != nil {
+			return nil, 0, fmt.Errorf("read ServiceAccount %s/%s for the plugin's token: %w", t.Namespace, t.ServiceAccountName, err)
+		}
+		if !slices.Contains(strings.Split(strings.ReplaceAll(sa.Annotations[v1alpha1.AnnotationTokenFor], " ", ""), ","), m.cps) {
+			return nil, 0, fmt.Errorf("ServiceAccount %s/%s does not let regcred request its tokens for ClusterPullSecret %s: annotate it %s=%s (comma-separate several)",
+				t.Namespace, t.ServiceAccountName, m.cps, v1alpha1.AnnotationTokenFor, m.cps)
+		}
 		tr, err := c.tokens.ServiceAccounts(t.Namespace).CreateToken(ctx, t.ServiceAccountName, &authenticationv1.TokenRequest{
 			Spec: authenticationv1.TokenRequestSpec{Audiences: []string{t.Audience}, ExpirationSeconds: ptr.To(int64(tokenLifetime.Seconds()))},
 		}, metav1.CreateOptions{})

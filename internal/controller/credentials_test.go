@@ -333,6 +333,33 @@ func TestCredentialProviderServiceAccountToken(t *testing.T) {
 	makeNamespace(t, name+"-src", nil)
 	makeServiceAccount(t, name+"-src", "puller")
 	makeNamespace(t, name+"-0", map[string]string{"test": name})
+	// Without the ServiceAccount's consent, no token and no credential.
+	makeCPS(t, name+"-nope", "", "", func(c *v1alpha1.ClusterPullSecret) {
+		selectTest(name)(c)
+		credentialSource("reg.example.com/app", filepath.Join(dir, "mode-nope"), filepath.Join(dir, "runs-nope"), time.Hour)(c)
+		c.Spec.SecretName = name + "-nope"
+		c.Spec.Source.CredentialProvider.ServiceAccountToken = &v1alpha1.CredentialProviderServiceAccountToken{
+			Namespace: name + "-src", ServiceAccountName: "puller", Audience: "sts.example.com",
+		}
+	})
+	defer deleteCPS(t, name+"-nope")
+	eventually(t, waitFor, "Degraded without consent", func() error {
+		if reason, msg := degradedReason(t, name+"-nope"); !strings.Contains(msg, v1alpha1.AnnotationTokenFor) {
+			return fmt.Errorf("Degraded %s: %s", reason, msg)
+		}
+		return nil
+	})
+	if _, err := os.Stat(filepath.Join(dir, "runs-nope")); err == nil {
+		t.Error("the plugin ran without the ServiceAccount's consent")
+	}
+	sa, err := kube.CoreV1().ServiceAccounts(name+"-src").Get(context.Background(), "puller", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa.Annotations = map[string]string{v1alpha1.AnnotationTokenFor: "other, " + name}
+	if _, err := kube.CoreV1().ServiceAccounts(name+"-src").Update(context.Background(), sa, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	makeServiceAccount(t, name+"-0", "default")
 	makeCPS(t, name, "", "", func(c *v1alpha1.ClusterPullSecret) {
 		selectTest(name)(c)
