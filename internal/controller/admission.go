@@ -23,7 +23,8 @@ import (
 // what is there differs from what is wanted.
 type admission struct {
 	cached    client.Client
-	available bool // the API server serves admissionregistration.k8s.io/v1 MutatingAdmissionPolicy
+	live      client.Reader // reads from the API server, only after a refused create
+	available bool          // the API server serves admissionregistration.k8s.io/v1 MutatingAdmissionPolicy
 	metrics   *Metrics
 }
 
@@ -107,6 +108,12 @@ func (a *admission) apply(ctx context.Context, want client.Object) error {
 		err := a.cached.Create(ctx, want)
 		switch {
 		case apierrors.IsAlreadyExists(err):
+			// Ours, and the cache has not seen our create yet; or someone else's.
+			got := want.DeepCopyObject().(client.Object)
+			if a.live != nil && a.live.Get(ctx, types.NamespacedName{Name: want.GetName()}, got) == nil &&
+				got.GetLabels()[v1alpha1.LabelClusterPullSecret] == want.GetLabels()[v1alpha1.LabelClusterPullSecret] {
+				return nil
+			}
 			return &takenError{kind: kind, name: want.GetName()}
 		case err != nil:
 			return fmt.Errorf("create %s %s: %w", kind, want.GetName(), err)

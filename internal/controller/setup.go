@@ -64,7 +64,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	}
 	res := newResults()
 	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller"),
-		admission: &admission{cached: mgr.GetClient(), available: opts.AdmissionPolicies, metrics: opts.Metrics}}
+		admission: &admission{cached: mgr.GetClient(), live: mgr.GetAPIReader(), available: opts.AdmissionPolicies, metrics: opts.Metrics}}
 	cpsR.sources = newSources(cs, cpsR.sourceChanged)
 	cpsR.sources.creds = newCredentials(opts.CredentialProviderBinDir, cs, cpsR.credentialChanged)
 	pairR := &pairReconciler{
