@@ -161,16 +161,7 @@ func TestControllerInCluster(t *testing.T) {
 
 	// Uninstall: delete the ClusterPullSecret (its copies and references go with
 	// it), then the release. Nothing of regcred's is left; everything else is as it was.
-	if err := dyn.Resource(cpsResource).Delete(ctx, "team-pull", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(ctx, t, "ClusterPullSecret gone", func() error {
-		_, err := dyn.Resource(cpsResource).Get(ctx, "team-pull", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("still there: %v", err)
-	})
+	removeCPS(ctx, t, dyn, "team-pull")
 	helm(ctx, t, "uninstall", "regcred", "--namespace", "regcred-system", "--wait")
 	uninstalled = true
 	left, err := cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: v1alpha1.LabelClusterPullSecret})
@@ -300,16 +291,7 @@ func injectRace(ctx context.Context, t *testing.T, dyn dynamic.Interface, image 
 	if len(sa.ImagePullSecrets) != 0 {
 		t.Errorf("patchServiceAccounts false, yet ServiceAccount default has %v", sa.ImagePullSecrets)
 	}
-	if err := dyn.Resource(cpsResource).Delete(ctx, "team-inject", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(ctx, t, "ClusterPullSecret team-inject gone", func() error {
-		_, err := dyn.Resource(cpsResource).Get(ctx, "team-inject", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("still there: %v", err)
-	})
+	removeCPS(ctx, t, dyn, "team-inject")
 	if _, err := cs.AdmissionregistrationV1().MutatingAdmissionPolicies().Get(ctx, "regcred-team-inject", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("admission policy after the ClusterPullSecret went: %v", err)
 	}

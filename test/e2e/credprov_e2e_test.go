@@ -70,13 +70,7 @@ func TestControllerCredentialProvider(t *testing.T) {
 	installController(ctx, t, "regcred", "regcred-system",
 		"credentialProviders.volume.hostPath.path="+dir, "credentialProviders.volume.hostPath.type=Directory")
 	defer func() {
-		_ = dyn.Resource(cpsResource).Delete(context.Background(), "team-pull", metav1.DeleteOptions{})
-		waitFor(context.Background(), t, "ClusterPullSecret gone", func() error {
-			if _, err := dyn.Resource(cpsResource).Get(context.Background(), "team-pull", metav1.GetOptions{}); err == nil {
-				return fmt.Errorf("still there")
-			}
-			return nil
-		})
+		removeCPS(context.Background(), t, dyn, "team-pull")
 		helmQuiet("uninstall", "regcred", "--namespace", "regcred-system", "--wait")
 	}()
 

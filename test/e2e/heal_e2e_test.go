@@ -147,16 +147,7 @@ func TestHealInCluster(t *testing.T) {
 	}
 
 	// Uninstall: the ClusterPullSecret first, so that its copies go, then the release.
-	if err := dyn.Resource(cpsResource).Delete(ctx, "team-heal", metav1.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(ctx, t, "ClusterPullSecret team-heal gone", func() error {
-		_, err := dyn.Resource(cpsResource).Get(ctx, "team-heal", metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("still there: %v", err)
-	})
+	removeCPS(ctx, t, dyn, "team-heal")
 	helm(ctx, t, "uninstall", release, "--namespace", releaseNS, "--wait")
 	uninstalled = true
 	if err := cs.CoreV1().Namespaces().Delete(ctx, releaseNS, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

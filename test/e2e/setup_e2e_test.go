@@ -4,8 +4,13 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/regcred/regcred/test/images"
 	"github.com/regcred/regcred/test/registry"
@@ -62,4 +67,20 @@ func apiServerAddress(t *testing.T) (host, port string) {
 		t.Fatal(err)
 	}
 	return u.Hostname(), u.Port()
+}
+
+// removeCPS deletes the ClusterPullSecret and waits until its finalizer has let it
+// go, that is until the controller has taken back what it made for it.
+func removeCPS(ctx context.Context, t *testing.T, dyn dynamic.Interface, name string) {
+	t.Helper()
+	if err := dyn.Resource(cpsResource).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "ClusterPullSecret "+name+" gone", func() error {
+		_, err := dyn.Resource(cpsResource).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there: %v", err)
+	})
 }
