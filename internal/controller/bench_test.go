@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -38,6 +39,10 @@ import (
 //     (median of 20);
 //   - idle-requests: API requests of the controller over 3 minutes of steady state;
 //   - rss-MiB at steady state, then after 20,000 unrelated Secrets.
+//
+// REGCRED_BENCH_IDLE shortens the steady-state wait (a Go duration); with
+// REGCRED_BENCH_PPROF=HOST:PORT the controller serves pprof there and its heap profile
+// is saved at the end, sampled every 16 KiB.
 //
 // The controller runs with --leader-elect=false so that Lease renewals (one every 2 s
 // with leader election on) do not count as steady-state requests.
@@ -150,6 +155,9 @@ func BenchmarkFanOut1000(b *testing.B) {
 	time.Sleep(5 * time.Second)
 	runtime.GC()
 	rss1, anon1, file1 := ctl.rssMiB(b, "VmRSS"), ctl.rssMiB(b, "RssAnon"), ctl.rssMiB(b, "RssFile")
+	if pprof := os.Getenv("REGCRED_BENCH_PPROF"); pprof != "" {
+		saveHeapProfile(b, pprof)
+	}
 	b.ReportMetric(floor.Seconds(), "floor-s")
 	b.ReportMetric(fanout.Seconds(), "fanout-s")
 	b.ReportMetric(fanout.Seconds()/floor.Seconds(), "x-floor")
@@ -163,6 +171,31 @@ func BenchmarkFanOut1000(b *testing.B) {
 	b.Logf("floor %v, fan-out %v (%.2fx), %.2f writes/ns, new namespace median %v (min %v, max %v; %v from the create call), %v idle: %.0f requests, RSS %.1f MiB then %.1f MiB with 20,000 unrelated Secrets (%.1f MiB anonymous, %.1f MiB pages of the executable)",
 		floor, fanout, fanout.Seconds()/floor.Seconds(), writes/n, median, lat[0], lat[len(lat)-1], call[len(call)/2], idleFor, idleRequests, rss0, rss1, anon1, file1)
 	for range b.N {
+	}
+}
+
+// saveHeapProfile writes the controller's heap profile, from its pprof endpoint at
+// addr, to regcred-controller-heap.pprof in the temporary folder, for go tool pprof.
+func saveHeapProfile(b testing.TB, addr string) {
+	b.Helper()
+	for _, p := range []struct{ query, file string }{
+		{"gc=1", "regcred-controller-heap.pprof"},
+		{"debug=1", "regcred-controller-heap.txt"}, // ends with runtime.MemStats
+	} {
+		r, err := http.Get("http://" + addr + "/debug/pprof/heap?" + p.query)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out := filepath.Join(os.TempDir(), p.file)
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err == nil {
+			err = os.WriteFile(out, body, 0o644)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("controller heap profile: %s", out)
 	}
 }
 
@@ -269,8 +302,16 @@ func startBinary(b testing.TB) *binary {
 	}
 	ports := freePorts(b, 2)
 	m := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	cmd := exec.Command(bin, "--kubeconfig", kc, "--leader-elect=false", "--metrics-bind-address", m,
-		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1]))
+	args := []string{"--kubeconfig", kc, "--leader-elect=false", "--metrics-bind-address", m,
+		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", ports[1])}
+	if pprof := os.Getenv("REGCRED_BENCH_PPROF"); pprof != "" {
+		args = append(args, "--pprof-bind-address", pprof)
+	}
+	cmd := exec.Command(bin, args...)
+	if os.Getenv("REGCRED_BENCH_PPROF") != "" {
+		// Sample every 16 KiB allocated rather than every 512 KiB.
+		cmd.Env = append(os.Environ(), "GODEBUG=memprofilerate=16384")
+	}
 	cmd.Stderr, _ = os.Create(filepath.Join(dir, "controller.log"))
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
