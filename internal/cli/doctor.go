@@ -24,7 +24,7 @@ type DoctorOptions struct {
 	AllNamespaces bool
 	Selector      string
 	Offline       bool
-	Output        string
+	output        viewOutput
 	Filenames     []string
 	ProbeNode     bool
 	ProbeImage    string
@@ -70,7 +70,7 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "every namespace")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "only pods with these labels")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "no registry traffic: static checks and the kubelet's words only")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	o.output.addFlag(cmd.Flags(), "doctor", "the findings and the summary")
 	cmd.Flags().BoolVar(&o.ProbeNode, "probe-node", false, "for node-side failures, see the registry from each failing node with a short-lived host-network pod (needs permission to create pods; sends no credentials)")
 	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "regcred's image for --probe-node (its entrypoint /kubectl-regcred)")
 	cmd.Flags().StringVar(&o.ProbeCertsDir, "probe-certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder on the nodes, for --probe-node; {node} stands for the node's name")
@@ -82,8 +82,8 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 
 // Validate checks the flags.
 func (o *DoctorOptions) Validate() error {
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("--output %q: doctor prints json or text", o.Output)
+	if err := o.output.validate(); err != nil {
+		return err
 	}
 	if o.ProbeNode && (o.ProbeImage == "" || o.Offline || len(o.Filenames) > 0) {
 		return fmt.Errorf("--probe-node needs --probe-image (regcred's image, pullable by the nodes) and a cluster: it does not go with --offline or -f")
