@@ -11,7 +11,8 @@ import (
 	"github.com/regcred/regcred/internal/dockercfg"
 )
 
-const manifestsForDoctor = `apiVersion: v1
+// pullSecretsForDoctor: good matches reg.example.com:5000, noport does not.
+const pullSecretsForDoctor = `apiVersion: v1
 kind: Secret
 metadata: {name: good, namespace: apps}
 type: kubernetes.io/dockerconfigjson
@@ -24,7 +25,9 @@ metadata: {name: noport, namespace: apps}
 type: kubernetes.io/dockerconfigjson
 stringData:
   .dockerconfigjson: '{"auths":{"reg.example.com":{"auth":"%[1]s"}}}'
----
+`
+
+const manifestsForDoctor = pullSecretsForDoctor + `---
 apiVersion: v1
 kind: Secret
 metadata: {name: opaque, namespace: apps}
@@ -117,20 +120,7 @@ func TestDoctorFiles(t *testing.T) {
 func TestDoctorFilesInputs(t *testing.T) {
 	dir := t.TempDir()
 	auth := dockercfg.EncodeAuth("robot", "inputs-password-123")
-	secrets := strings.ReplaceAll(`apiVersion: v1
-kind: Secret
-metadata: {name: good, namespace: apps}
-type: kubernetes.io/dockerconfigjson
-stringData:
-  .dockerconfigjson: '{"auths":{"reg.example.com:5000":{"auth":"%[1]s"}}}'
----
-apiVersion: v1
-kind: Secret
-metadata: {name: noport, namespace: apps}
-type: kubernetes.io/dockerconfigjson
-stringData:
-  .dockerconfigjson: '{"auths":{"reg.example.com":{"auth":"%[1]s"}}}'
-`, "%[1]s", auth)
+	secrets := strings.ReplaceAll(pullSecretsForDoctor, "%[1]s", auth)
 	private := "reg.example.com:5000/team/app:1"
 	deploys := deployment("healthy", private, "good", "") + deployment("wrong-port", private, "noport", "")
 	list := `{"apiVersion": "v1", "kind": "List", "items": [

@@ -118,27 +118,15 @@ var manifestKinds = map[schema.GroupKind]func(*Manifests, *unstructured.Unstruct
 		m.snap.Pods = append(m.snap.Pods, p)
 		return nil
 	},
-	{Group: "apps", Kind: "Deployment"}: template(func(d *appsv1.Deployment) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
-	{Group: "extensions", Kind: "Deployment"}: template(func(d *appsv1.Deployment) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
+	{Group: "apps", Kind: "Deployment"}:       deploymentPod,
+	{Group: "extensions", Kind: "Deployment"}: deploymentPod,
 	{Group: "apps", Kind: "StatefulSet"}: template(func(d *appsv1.StatefulSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
 		return d.ObjectMeta, d.Spec.Template
 	}),
-	{Group: "apps", Kind: "DaemonSet"}: template(func(d *appsv1.DaemonSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
-	{Group: "extensions", Kind: "DaemonSet"}: template(func(d *appsv1.DaemonSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
-	{Group: "apps", Kind: "ReplicaSet"}: template(func(d *appsv1.ReplicaSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
-	{Group: "extensions", Kind: "ReplicaSet"}: template(func(d *appsv1.ReplicaSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
-		return d.ObjectMeta, d.Spec.Template
-	}),
+	{Group: "apps", Kind: "DaemonSet"}:        daemonSetPod,
+	{Group: "extensions", Kind: "DaemonSet"}:  daemonSetPod,
+	{Group: "apps", Kind: "ReplicaSet"}:       replicaSetPod,
+	{Group: "extensions", Kind: "ReplicaSet"}: replicaSetPod,
 	{Kind: "ReplicationController"}: template(func(d *corev1.ReplicationController) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
 		if d.Spec.Template == nil {
 			return d.ObjectMeta, corev1.PodTemplateSpec{}
@@ -202,3 +190,16 @@ func fromUnstructured(u *unstructured.Unstructured, into any) error {
 func TemplatePod(kind string, workload metav1.ObjectMeta, t corev1.PodTemplateSpec) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: kind + "/" + workload.Name, Namespace: workload.Namespace}, Spec: t.Spec}
 }
+
+// The kinds manifests write in two groups.
+var deploymentPod = template(func(d *appsv1.Deployment) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
+	return d.ObjectMeta, d.Spec.Template
+})
+
+var daemonSetPod = template(func(d *appsv1.DaemonSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
+	return d.ObjectMeta, d.Spec.Template
+})
+
+var replicaSetPod = template(func(d *appsv1.ReplicaSet) (metav1.ObjectMeta, corev1.PodTemplateSpec) {
+	return d.ObjectMeta, d.Spec.Template
+})
