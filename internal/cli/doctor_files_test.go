@@ -141,6 +141,8 @@ func TestDoctorFilesInputs(t *testing.T) {
 		"bad/listitem.yaml": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: ok}\n- metadata: {name: kindless}\n",
 		"bad/type.yaml":     "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers: not-a-list\n",
 		"empty/README.md":   "no manifests here",
+		"legacy/old.yaml": strings.ReplaceAll(deployment("old-group", private, "noport", ""), "apps/v1", "extensions/v1beta1") +
+			"---\napiVersion: v1\nkind: ReplicationController\nmetadata: {name: rc, namespace: apps}\nspec:\n  template:\n    spec:\n      imagePullSecrets: [{name: good}]\n      containers: [{name: app, image: 'Bad/Name'}]\n",
 	}
 	for name, content := range files {
 		path := filepath.Join(dir, name)
@@ -176,6 +178,8 @@ func TestDoctorFilesInputs(t *testing.T) {
 		{name: "stdin", args: []string{"-f", "-"}, stdin: secrets + "---\n" + deploys, code: 1, findings: []string{wrongPort}},
 		{name: "stdin and a file", args: []string{"-f", "-", "-f", in("list.json")}, stdin: secrets, code: 1, findings: []string{listed},
 			wantErr: "ConfigMap (1)"},
+		{name: "kinds of old manifests", args: []string{"-f", in("secrets.yaml"), "-f", in("legacy")}, code: 1,
+			findings: []string{"Deployment/old-group=NoMatchingCredential/error", "ReplicationController/rc=InvalidImageName/error"}},
 		{name: "json List", args: []string{"-f", in("secrets.yaml"), "-f", in("list.json")}, code: 1, findings: []string{listed}},
 		{name: "namespace given", args: []string{"-f", in("secrets.yaml"), "-f", in("deploy.yaml"), "-n", "apps"}, code: 1, findings: []string{wrongPort}},
 
