@@ -38,10 +38,10 @@ type CreateOptions struct {
 	AllNamespaces bool
 	Attach        []string
 	DryRun        string
-	Output        string
 	NoVerify      bool
 	Overwrite     bool
 	registryFlags registryFlags
+	output        *objectOutput
 
 	flags               *genericclioptions.ConfigFlags
 	client              kubernetes.Interface
@@ -57,7 +57,7 @@ const defaultDockerConfig = "~/.docker/config.json"
 
 // NewCmdCreate returns `kubectl regcred create`.
 func NewCmdCreate(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &CreateOptions{flags: flags, IOStreams: streams}
+	o := &CreateOptions{flags: flags, output: newObjectOutput(), IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "create NAME (--server S --username U (--password-stdin | --password-file F) | --from-docker-config [PATH] --registry HOST...)",
 		Short: "Create a pull Secret the kubelet can use, after checking it against the registry",
@@ -105,10 +105,10 @@ fails, and the command exits non-zero.`,
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "create in every namespace")
 	f.StringSliceVar(&o.Attach, "attach", nil, "attach to these ServiceAccounts in each namespace (comma-separated)")
 	f.StringVar(&o.DryRun, "dry-run", "none", "none, client (print only) or server (validated by the API server, not stored)")
-	f.StringVarP(&o.Output, "output", "o", "", "print the Secrets as json or yaml (they contain the credential, base64-encoded)")
 	f.BoolVar(&o.NoVerify, "no-verify", false, "save without checking the credential against the registry")
 	f.BoolVar(&o.Overwrite, "overwrite", false, "replace the credentials of an existing pull Secret of the same name")
 	o.registryFlags.add(f)
+	o.output.addFlags(cmd, "The Secrets printed hold the credential, base64-encoded.")
 	return cmd
 }
 
@@ -130,6 +130,9 @@ func (o *CreateOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Name = args[0]
 	var err error
 	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
+		return err
+	}
+	if err := o.output.complete(); err != nil {
 		return err
 	}
 	if o.Server != "" {
@@ -173,11 +176,6 @@ func (o *CreateOptions) Validate() error {
 	}
 	if errs := validateSecretName(o.Name); errs != "" {
 		return fmt.Errorf("secret name %q: %s", o.Name, errs)
-	}
-	switch o.Output {
-	case "", "json", "yaml", "name":
-	default:
-		return fmt.Errorf("--output %q: use json, yaml or name", o.Output)
 	}
 	if !o.AllNamespaces && len(o.namespaces) == 0 {
 		return fmt.Errorf("no namespace to create the Secret in")
@@ -296,7 +294,7 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			return undo.rollback(ctx, o.ErrOut, err)
 		}
 		written = append(written, s)
-		if o.Output == "" {
+		if !o.output.requested() {
 			fmt.Fprintf(o.Out, "secret/%s %s in %s%s\n", o.Name, verb, ns, o.dryRun.suffix())
 		}
 		for _, sa := range o.attach {
@@ -311,13 +309,13 @@ func (o *CreateOptions) Run(ctx context.Context) error {
 			if o.dryRun == dryRunNone {
 				undo.edited(e)
 			}
-			if o.Output == "" {
+			if !o.output.requested() {
 				fmt.Fprintf(o.Out, "serviceaccount/%s in %s %s%s\n", sa, ns, attachVerb(e.Changed, "attached"), o.dryRun.suffix())
 			}
 		}
 	}
-	if o.Output != "" {
-		return printObjects(o.Out, o.Output, written)
+	if o.output.requested() {
+		return o.output.printSecrets(o.Out, written)
 	}
 	return nil
 }
@@ -393,15 +391,15 @@ func (o *CreateOptions) printClientDryRun(namespaces []string, data []byte) erro
 	var secrets []*corev1.Secret
 	for _, ns := range namespaces {
 		secrets = append(secrets, newPullSecret(ns, o.Name, data))
-		if o.Output == "" {
+		if !o.output.requested() {
 			fmt.Fprintf(o.Out, "secret/%s created in %s%s\n", o.Name, ns, o.dryRun.suffix())
 			for _, sa := range o.attach {
 				fmt.Fprintf(o.Out, "serviceaccount/%s in %s attached%s\n", sa, ns, o.dryRun.suffix())
 			}
 		}
 	}
-	if o.Output != "" {
-		return printObjects(o.Out, o.Output, secrets)
+	if o.output.requested() {
+		return o.output.printSecrets(o.Out, secrets)
 	}
 	return nil
 }

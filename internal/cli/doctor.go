@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -24,17 +25,18 @@ type DoctorOptions struct {
 	AllNamespaces bool
 	Selector      string
 	Offline       bool
-	Output        string
-	Filenames     []string
+	output        viewOutput
+	files         resource.FilenameOptions
 	ProbeNode     bool
 	ProbeImage    string
 	ProbeCertsDir string
 	ProbeTimeout  time.Duration
 	registryFlags registryFlags
 
-	flags     *genericclioptions.ConfigFlags
-	client    kubernetes.Interface
-	namespace string
+	flags            *genericclioptions.ConfigFlags
+	client           kubernetes.Interface
+	namespace        string
+	enforceNamespace bool // -n given with -f: objects in another namespace are an error, as in kubectl
 	genericiooptions.IOStreams
 }
 
@@ -56,7 +58,8 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
   kubectl regcred doctor deploy/web -n team-a
   kubectl regcred doctor -A -o json
   kubectl regcred doctor -A --offline     # no registry traffic
-  kubectl regcred doctor -f deploy/       # manifests on disk, no cluster: a CI gate`,
+  kubectl regcred doctor -f deploy/ -R    # manifests on disk, no cluster: a CI gate
+  kustomize build overlays/prod | kubectl regcred doctor -f -`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(args); err != nil {
 				return err
@@ -70,26 +73,28 @@ Exit status: 0 when no finding is an error, 1 when one is, 2 when doctor could n
 	cmd.Flags().BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "every namespace")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "only pods with these labels")
 	cmd.Flags().BoolVar(&o.Offline, "offline", false, "no registry traffic: static checks and the kubelet's words only")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	o.output.addFlag(cmd.Flags(), "doctor", "the findings and the summary")
 	cmd.Flags().BoolVar(&o.ProbeNode, "probe-node", false, "for node-side failures, see the registry from each failing node with a short-lived host-network pod (needs permission to create pods; sends no credentials)")
 	cmd.Flags().StringVar(&o.ProbeImage, "probe-image", "", "regcred's image for --probe-node (its entrypoint /kubectl-regcred)")
 	cmd.Flags().StringVar(&o.ProbeCertsDir, "probe-certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder on the nodes, for --probe-node; {node} stands for the node's name")
 	cmd.Flags().DurationVar(&o.ProbeTimeout, "probe-timeout", time.Minute, "time limit for each --probe-node pod, start included")
-	cmd.Flags().StringArrayVarP(&o.Filenames, "filename", "f", nil, "check manifests on disk instead of the cluster (Pods, workloads, Secrets, ServiceAccounts; offline)")
+	fileFlags := genericclioptions.FileNameFlags{Usage: "check manifests instead of the cluster, offline: files, folders (their .yaml, .yml and .json files; -R for subfolders) or - for standard input",
+		Filenames: &o.files.Filenames, Recursive: &o.files.Recursive}
+	fileFlags.AddFlags(cmd.Flags())
 	o.registryFlags.add(cmd.Flags())
 	return cmd
 }
 
 // Validate checks the flags.
 func (o *DoctorOptions) Validate() error {
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("--output %q: doctor prints json or text", o.Output)
+	if err := o.output.validate(); err != nil {
+		return err
 	}
-	if o.ProbeNode && (o.ProbeImage == "" || o.Offline || len(o.Filenames) > 0) {
+	if o.ProbeNode && (o.ProbeImage == "" || o.Offline || len(o.files.Filenames) > 0) {
 		return fmt.Errorf("--probe-node needs --probe-image (regcred's image, pullable by the nodes) and a cluster: it does not go with --offline or -f")
 	}
-	if len(o.Filenames) > 0 && (len(o.Targets) > 0 || o.AllNamespaces || o.Selector != "") {
-		return fmt.Errorf("-f checks the manifests given: drop pod or workload names, -A and -l")
+	if err := o.validateFiles(); err != nil {
+		return err
 	}
 	if o.AllNamespaces && len(o.Targets) > 0 {
 		return fmt.Errorf("name pods or workloads in one namespace (-n), or use -A without names")
@@ -107,10 +112,10 @@ func (o *DoctorOptions) Validate() error {
 func (o *DoctorOptions) Complete(targets []string) error {
 	o.Targets = targets
 	var err error
-	if len(o.Filenames) > 0 {
-		o.namespace = "default"
+	if len(o.files.Filenames) > 0 {
+		o.namespace, o.enforceNamespace = "default", false
 		if o.flags.Namespace != nil && *o.flags.Namespace != "" {
-			o.namespace = *o.flags.Namespace
+			o.namespace, o.enforceNamespace = *o.flags.Namespace, true
 		}
 		return nil
 	}
@@ -130,7 +135,7 @@ func pagedListRate(cfg *rest.Config) {
 
 // Run gathers, diagnoses and prints.
 func (o *DoctorOptions) Run(ctx context.Context) error {
-	if len(o.Filenames) > 0 {
+	if len(o.files.Filenames) > 0 {
 		return o.runFiles(ctx)
 	}
 	scopes, err := o.scopes(ctx)
@@ -195,19 +200,4 @@ func (o *DoctorOptions) Run(ctx context.Context) error {
 		o.probeNodes(ctx, report.Findings)
 	}
 	return o.print(report)
-}
-
-// runFiles checks manifests on disk, statically.
-func (o *DoctorOptions) runFiles(ctx context.Context) error {
-	files := map[string][]byte{}
-	for _, name := range o.Filenames {
-		if err := readManifests(name, files); err != nil {
-			return err
-		}
-	}
-	snap, err := doctor.FromManifests(files, o.namespace)
-	if err != nil {
-		return fmt.Errorf("-f: %w", err)
-	}
-	return o.print(doctor.Diagnose(ctx, snap, doctor.Options{Static: true, Files: true}))
 }

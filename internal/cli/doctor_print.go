@@ -14,11 +14,11 @@ import (
 
 // print writes the report and turns errors into exit status 1.
 func (o *DoctorOptions) print(report doctor.Report) error {
-	if o.Output == "json" {
+	if !o.output.text() {
 		if report.Findings == nil {
 			report.Findings = []doctor.Finding{}
 		}
-		if err := printValue(o.Out, "json", report); err != nil {
+		if err := o.output.print(o.Out, report); err != nil {
 			return err
 		}
 	} else {

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -43,36 +41,6 @@ func (o *DoctorOptions) scopes(ctx context.Context) ([]doctor.Scope, error) {
 		scopes = append(scopes, doctor.Scope{Namespace: o.namespace, Selector: o.Selector, Pods: pods})
 	}
 	return scopes, nil
-}
-
-// readManifests reads a file, or the .yaml, .yml and .json files of a folder.
-func readManifests(name string, into map[string][]byte) error {
-	st, err := os.Stat(name)
-	if err != nil {
-		return fmt.Errorf("-f: %w", err)
-	}
-	if !st.IsDir() {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			return fmt.Errorf("-f: %w", err)
-		}
-		into[name] = b
-		return nil
-	}
-	entries, err := os.ReadDir(name)
-	if err != nil {
-		return fmt.Errorf("-f: %w", err)
-	}
-	for _, e := range entries {
-		ext := filepath.Ext(e.Name())
-		if e.IsDir() || (ext != ".yaml" && ext != ".yml" && ext != ".json") {
-			continue
-		}
-		if err := readManifests(filepath.Join(name, e.Name()), into); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func workloadKind(kind string) string {

@@ -66,7 +66,7 @@ func TestDoctorExitCodesAndTargets(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"doctor", "-o", "yaml"}, "--output"},
+		{[]string{"doctor", "-o", "wide"}, `--output "wide": doctor prints json or yaml`},
 		{[]string{"doctor", "job/x"}, `target "job/x"`},
 		{[]string{"doctor", "-A", "pod/x"}, "without names"},
 		{[]string{"doctor", "deploy/nope", "-n", ns}, "get deployment"},

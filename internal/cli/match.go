@@ -21,7 +21,7 @@ type MatchOptions struct {
 	SecretFiles  []string
 	DockerConfig string
 	Secrets      []string
-	Output       string
+	output       viewOutput
 
 	flags     *genericclioptions.ConfigFlags
 	client    kubernetes.Interface
@@ -29,7 +29,7 @@ type MatchOptions struct {
 	genericiooptions.IOStreams
 }
 
-// matchReport is match's -o json.
+// matchReport is match's -o json|yaml.
 type matchReport struct {
 	Image       string            `json:"image"`
 	Repository  string            `json:"repository"`
@@ -78,7 +78,7 @@ look meant for the image but do not match, why not.`,
 	cmd.Flags().StringArrayVar(&o.SecretFiles, "secret-file", nil, "Secret manifests, YAML or JSON, several documents each (repeat for several files)")
 	cmd.Flags().StringVar(&o.DockerConfig, "docker-config", "", "a docker config.json")
 	cmd.Flags().StringArrayVar(&o.Secrets, "secret", nil, "Secrets in the cluster, in pod order (repeat)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	o.output.addFlag(cmd.Flags(), "match", "the credentials and near misses")
 	return cmd
 }
 
@@ -105,10 +105,7 @@ func (o *MatchOptions) Validate() error {
 	if n != 1 {
 		return fmt.Errorf("give the credentials one way: --secret-file, --docker-config or --secret")
 	}
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("--output %q: match prints json or a table", o.Output)
-	}
-	return nil
+	return o.output.validate()
 }
 
 // Run looks up the image.
@@ -143,8 +140,8 @@ func (o *MatchOptions) Run(ctx context.Context) error {
 	for _, n := range res.NearMisses {
 		report.NearMisses = append(report.NearMisses, matchNearMiss{Key: n.Key, Reason: n.Reason, Source: n.Source})
 	}
-	if o.Output == "json" {
-		return printValue(o.Out, "json", report)
+	if !o.output.text() {
+		return o.output.print(o.Out, report)
 	}
 	printMatch(o.Out, report)
 	return nil

@@ -159,7 +159,7 @@ func TestMatchBadInput(t *testing.T) {
 		{"bad image", []string{"match", "Nginx:latest", "--secret-file", path}, 2, `image: couldn't parse image name "Nginx:latest"`},
 		{"missing file", []string{"match", "nginx", "--secret-file", "/nonexistent.yaml"}, 2, "--secret-file"},
 		{"malformed secret", []string{"match", "nginx", "--secret-file", bad}, 2, `"auth" is not valid base64`},
-		{"bad output", []string{"match", "nginx", "--secret-file", path, "-o", "yaml"}, 2, "--output"},
+		{"bad output", []string{"match", "nginx", "--secret-file", path, "-o", "name"}, 2, `--output "name": match prints json or yaml`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,7 +26,7 @@ no credentials.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := nodeprobe.Probe(cmd.Context(), args[0], certsDir, 30*time.Second)
-			return printValue(streams.Out, "json", r)
+			return viewOutput{Format: "json"}.print(streams.Out, r)
 		},
 	}
 	cmd.Flags().StringVar(&certsDir, "certs-dir", "/etc/containerd/certs.d", "the runtime's registry configuration folder (containerd config_path)")

@@ -21,7 +21,7 @@ import (
 type ShowOptions struct {
 	Name   string
 	Reveal bool
-	Output string
+	output viewOutput
 
 	flags     *genericclioptions.ConfigFlags
 	client    kubernetes.Interface
@@ -70,7 +70,7 @@ password). The password stays hidden unless --reveal.`,
 		},
 	}
 	cmd.Flags().BoolVar(&o.Reveal, "reveal", false, "print passwords in clear")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json or yaml")
+	o.output.addFlag(cmd.Flags(), "show", "the Secret as the kubelet reads it")
 	return cmd
 }
 
@@ -84,12 +84,7 @@ func (o *ShowOptions) Complete(args []string) error {
 
 // Validate checks the flags; it changes nothing.
 func (o *ShowOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-		return nil
-	default:
-		return fmt.Errorf("--output %q: use json or yaml", o.Output)
-	}
+	return o.output.validate()
 }
 
 // Run reads the Secret and prints it.
@@ -99,8 +94,8 @@ func (o *ShowOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("get secret %s/%s: %w", o.namespace, o.Name, err)
 	}
 	v := viewSecret(s, o.Reveal)
-	if o.Output != "" {
-		return printValue(o.Out, o.Output, v)
+	if !o.output.text() {
+		return o.output.print(o.Out, v)
 	}
 	fmt.Fprintf(o.Out, "Secret %s/%s  type %s\n\n", v.Namespace, v.Name, v.Type)
 	if len(v.Entries) > 0 {

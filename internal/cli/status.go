@@ -26,7 +26,7 @@ import (
 // StatusOptions are the options of `kubectl regcred status`.
 type StatusOptions struct {
 	Name   string
-	Output string
+	output viewOutput
 
 	flags  *genericclioptions.ConfigFlags
 	client client.Client
@@ -107,16 +107,14 @@ ClusterPullSecret is Degraded, 2 when status could not run.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json or yaml")
+	o.output.addFlag(cmd.Flags(), "status", "the ClusterPullSecrets' state")
 	return cmd
 }
 
 // Validate checks the name and the flags; it changes nothing.
 func (o *StatusOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-	default:
-		return fmt.Errorf("--output %q: use json or yaml", o.Output)
+	if err := o.output.validate(); err != nil {
+		return err
 	}
 	if o.Name != "" {
 		if why := validateSecretName(o.Name); why != "" {
@@ -172,8 +170,8 @@ func (o *StatusOptions) runList(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(items, func(a, b cpsSummary) int { return strings.Compare(a.Name, b.Name) })
-	if o.Output != "" {
-		if err := printValue(o.Out, o.Output, map[string]any{"items": items}); err != nil {
+	if !o.output.text() {
+		if err := o.output.print(o.Out, map[string]any{"items": items}); err != nil {
 			return err
 		}
 	} else if len(items) == 0 {
@@ -213,8 +211,8 @@ func (o *StatusOptions) runOne(ctx context.Context) error {
 	if listed := countFailed(cps.Status.NotSynced); int(cps.Status.Namespaces.Failed) > listed {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the controller counts %d failed namespaces and names %d (status.notSynced holds 20 at most): the others show as what is seen in them", cps.Status.Namespaces.Failed, listed))
 	}
-	if o.Output != "" {
-		if err := printValue(o.Out, o.Output, st); err != nil {
+	if !o.output.text() {
+		if err := o.output.print(o.Out, st); err != nil {
 			return err
 		}
 	} else {

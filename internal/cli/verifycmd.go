@@ -25,7 +25,7 @@ type VerifyOptions struct {
 	Server        string
 	Username      string
 	PasswordStdin bool
-	Output        string
+	output        viewOutput
 	registryFlags registryFlags
 
 	flags     *genericclioptions.ConfigFlags
@@ -35,7 +35,7 @@ type VerifyOptions struct {
 	genericiooptions.IOStreams
 }
 
-// verifyReport is verify's -o json.
+// verifyReport is verify's -o json|yaml.
 type verifyReport struct {
 	Image      string          `json:"image"`
 	Repository string          `json:"repository"`
@@ -80,7 +80,7 @@ credential. Exit status 0 only when the image can be pulled.`,
 	cmd.Flags().StringVar(&o.Server, "server", "", "registry of the credential (instead of a Secret)")
 	cmd.Flags().StringVar(&o.Username, "username", "", "registry user (with --server)")
 	cmd.Flags().BoolVar(&o.PasswordStdin, "password-stdin", false, "read the password from standard input (with --server)")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json")
+	o.output.addFlag(cmd.Flags(), "verify", "the attempts and their outcomes")
 	o.registryFlags.add(cmd.Flags())
 	return cmd
 }
@@ -115,10 +115,7 @@ func (o *VerifyOptions) Validate() error {
 	case direct && (o.Server == "" || o.Username == "" || !o.PasswordStdin):
 		return fmt.Errorf("--server, --username and --password-stdin go together")
 	}
-	if o.Output != "" && o.Output != "json" {
-		return fmt.Errorf("--output %q: verify prints json or text", o.Output)
-	}
-	return nil
+	return o.output.validate()
 }
 
 // Run checks the image.
@@ -180,8 +177,8 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		report.Attempts = append(report.Attempts, verifyAttempt{Result: r})
 		report.Pullable = r.Outcome.Pullable()
 	}
-	if o.Output == "json" {
-		if err := printValue(o.Out, "json", report); err != nil {
+	if !o.output.text() {
+		if err := o.output.print(o.Out, report); err != nil {
 			return err
 		}
 	} else {

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/discovery"
-	"sigs.k8s.io/yaml"
 
 	"github.com/regcred/regcred/internal/buildinfo"
 )
@@ -16,7 +14,7 @@ import (
 // VersionOptions are the options of `kubectl regcred version`.
 type VersionOptions struct {
 	ClientOnly bool
-	Output     string
+	output     viewOutput
 
 	flags     *genericclioptions.ConfigFlags
 	discovery discovery.DiscoveryInterface
@@ -49,18 +47,13 @@ func NewCmdVersion(flags *genericclioptions.ConfigFlags, streams genericiooption
 		},
 	}
 	cmd.Flags().BoolVar(&o.ClientOnly, "client", false, "print the client version only, without contacting the cluster")
-	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "output format: json or yaml")
+	o.output.addFlag(cmd.Flags(), "version", "the versions")
 	return cmd
 }
 
 // Validate checks the flags.
 func (o *VersionOptions) Validate() error {
-	switch o.Output {
-	case "", "json", "yaml":
-		return nil
-	default:
-		return fmt.Errorf("--output %q is not a format version prints: use json or yaml", o.Output)
-	}
+	return o.output.validate()
 }
 
 // Complete makes the discovery client unless only the client version is asked for.
@@ -82,31 +75,19 @@ func (o *VersionOptions) Run() error {
 	if o.discovery != nil {
 		v, err := o.discovery.ServerVersion()
 		if err != nil {
-			if o.Output == "" {
+			if o.output.text() {
 				fmt.Fprintf(o.Out, "Client Version: %s\n", info.ClientVersion)
 			}
 			return fmt.Errorf("ask the cluster for its version: %w", err)
 		}
 		info.ServerVersion = v.GitVersion
 	}
-	switch o.Output {
-	case "json":
-		b, err := json.MarshalIndent(info, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encode version: %w", err)
-		}
-		fmt.Fprintf(o.Out, "%s\n", b)
-	case "yaml":
-		b, err := yaml.Marshal(info)
-		if err != nil {
-			return fmt.Errorf("encode version: %w", err)
-		}
-		fmt.Fprintf(o.Out, "%s", b)
-	default:
-		fmt.Fprintf(o.Out, "Client Version: %s\n", info.ClientVersion)
-		if info.ServerVersion != "" {
-			fmt.Fprintf(o.Out, "Server Version: %s\n", info.ServerVersion)
-		}
+	if !o.output.text() {
+		return o.output.print(o.Out, info)
+	}
+	fmt.Fprintf(o.Out, "Client Version: %s\n", info.ClientVersion)
+	if info.ServerVersion != "" {
+		fmt.Fprintf(o.Out, "Server Version: %s\n", info.ServerVersion)
 	}
 	return nil
 }

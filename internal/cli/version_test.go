@@ -18,7 +18,7 @@ func TestVersion(t *testing.T) {
 		{name: "client only", args: []string{"version", "--client"}, wantOut: []string{"Client Version: "}},
 		{name: "json", args: []string{"version", "-o", "json"}, wantOut: []string{`"serverVersion": "v1.37.`}},
 		{name: "yaml", args: []string{"version", "-o", "yaml"}, wantOut: []string{"serverVersion: v1.37."}},
-		{name: "unknown output format", args: []string{"version", "-o", "xml"}, wantCode: 2, wantErr: `--output "xml" is not a format version prints: use json or yaml`},
+		{name: "unknown output format", args: []string{"version", "-o", "xml"}, wantCode: 2, wantErr: `--output "xml": version prints json or yaml (or text without -o)`},
 		{name: "unknown flag", args: []string{"version", "--bogus"}, wantCode: 2, wantErr: "unknown flag: --bogus"},
 		{name: "stray argument", args: []string{"version", "extra"}, wantCode: 2, wantErr: "unknown command"},
 	}
