@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,7 +152,6 @@ func BenchmarkFanOut1000(b *testing.B) {
 		return err
 	})
 	time.Sleep(5 * time.Second)
-	runtime.GC()
 	rss1, anon1, file1 := ctl.rssMiB(b, "VmRSS"), ctl.rssMiB(b, "RssAnon"), ctl.rssMiB(b, "RssFile")
 	if pprof := os.Getenv("REGCRED_BENCH_PPROF"); pprof != "" {
 		saveHeapProfile(b, pprof)
