@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -64,8 +65,17 @@ type cpsStatus struct {
 	Generation         int64          `json:"generation"`
 	ObservedGeneration int64          `json:"observedGeneration"`
 	LastSyncTime       *metav1.Time   `json:"lastSyncTime,omitempty"`
-	Warnings           []string       `json:"warnings,omitempty"`
-	States             []namespaceRow `json:"namespaceStates"`
+	// Injection is the AdmissionInjection condition: whether new pods get the copy
+	// from regcred's admission policy.
+	Injection conditionView `json:"admissionInjection"`
+	// Credential is when the credential a plugin minted was minted and expires; only
+	// for a credentialProvider source.
+	Credential *v1alpha1.CredentialStatus `json:"credential,omitempty"`
+	// StuckPods are the pods that fail for want of the copy and that regcred reports
+	// and does not evict.
+	StuckPods *v1alpha1.StuckPods `json:"stuckPods,omitempty"`
+	Warnings  []string            `json:"warnings,omitempty"`
+	States    []namespaceRow      `json:"namespaceStates"`
 }
 
 type namespaceRow struct {
@@ -91,8 +101,12 @@ name that regcred did not make) or Failed (the controller's last attempt failed,
 its message); and CleaningUp where copies or references remain in namespaces it no
 longer targets. Secret data is never read.
 
-Exit status: 0 when everything shown is synced, 1 when something is not or a
-ClusterPullSecret is Degraded, 2 when status could not run.`,
+It also shows whether new pods get the copy at admission (AdmissionInjection), when
+a plugin source's credential was minted and expires, and the pods that fail for want
+of the copy and that regcred reports instead of evicting (status.stuckPods).
+
+Exit status: 0 when everything shown is synced, 1 when something is not, a
+ClusterPullSecret is Degraded or has stuck pods, 2 when status could not run.`,
 		Example: `  kubectl regcred status
   kubectl regcred status team-pull
   kubectl regcred status team-pull -o json`,
@@ -203,7 +217,14 @@ func (o *StatusOptions) runOne(ctx context.Context) error {
 	st := cpsStatus{
 		cpsSummary: summarize(&cps), ServiceAccounts: cps.ServedServiceAccounts(),
 		Generation: cps.Generation, ObservedGeneration: cps.Status.ObservedGeneration, LastSyncTime: cps.Status.LastSyncTime,
+		Injection: condition(&cps, v1alpha1.ConditionInjection), Credential: cps.Status.Credential,
 		Warnings: obs.warnings, States: obs.rows(&cps),
+	}
+	if sp := cps.Status.StuckPods; sp != nil && sp.Count > 0 {
+		st.StuckPods = sp
+	}
+	if c := st.Credential; c != nil && c.ExpiresAt != nil && c.ExpiresAt.Time.Before(time.Now()) {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the credential the plugin minted expired at %s: the copies hold it until a refresh succeeds, and pulls with it fail", c.ExpiresAt.UTC().Format(time.RFC3339)))
 	}
 	if st.ObservedGeneration < st.Generation {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the controller's status is from generation %d of the spec, which is now at %d: it has not caught up yet", st.ObservedGeneration, st.Generation))
@@ -233,6 +254,8 @@ func (o *StatusOptions) runOne(ctx context.Context) error {
 		return failed("ClusterPullSecret %s: %d targeted namespaces not synced, %d being cleaned up", cps.Name, notSynced, leftovers)
 	case st.Degraded.Status == string(metav1.ConditionTrue):
 		return failed("ClusterPullSecret %s is Degraded: %s", cps.Name, st.Degraded.Reason)
+	case st.StuckPods != nil:
+		return failed("ClusterPullSecret %s: %d pods fail for want of the copy and are not evicted: recreate them", cps.Name, st.StuckPods.Count)
 	}
 	return nil
 }
@@ -248,8 +271,11 @@ func apiError(doing string, err error) error {
 func summarize(cps *v1alpha1.ClusterPullSecret) cpsSummary {
 	s := cpsSummary{Name: cps.Name, Source: "-", SecretName: cps.TargetSecretName(), Namespaces: cps.Status.Namespaces,
 		Ready: condition(cps, v1alpha1.ConditionReady), Degraded: condition(cps, v1alpha1.ConditionDegraded)}
-	if ref := cps.Spec.Source.SecretRef; ref != nil {
-		s.Source = ref.Namespace + "/" + ref.Name
+	switch src := cps.Spec.Source; {
+	case src.SecretRef != nil:
+		s.Source = src.SecretRef.Namespace + "/" + src.SecretRef.Name
+	case src.CredentialProvider != nil:
+		s.Source = "plugin " + src.CredentialProvider.Name
 	}
 	return s
 }
@@ -543,12 +569,25 @@ func printStatus(w io.Writer, st cpsStatus) {
 	for _, c := range []struct {
 		label string
 		c     conditionView
-	}{{"Ready", st.Ready}, {"Degraded", st.Degraded}} {
+	}{{"Ready", st.Ready}, {"Degraded", st.Degraded}, {"AdmissionInjection", st.Injection}} {
+		if c.c.Reason == "" && c.c.Status == string(metav1.ConditionUnknown) && c.label == "AdmissionInjection" {
+			continue // a controller from before admission injection
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.label, c.c.Status, orDash(c.c.Reason), c.c.Message)
 	}
 	tw.Flush()
+	if c := st.Credential; c != nil && c.MintedAt != nil && c.ExpiresAt != nil {
+		fmt.Fprintf(w, "Credential: minted %s, expires %s\n", c.MintedAt.UTC().Format(time.RFC3339), c.ExpiresAt.UTC().Format(time.RFC3339))
+	}
 	n := st.Namespaces
 	fmt.Fprintf(w, "Controller's count: %d targeted, %d synced, %d conflict, %d failed\n", n.Targeted, n.Synced, n.Conflict, n.Failed)
+	if sp := st.StuckPods; sp != nil {
+		more := ""
+		if int(sp.Count) > len(sp.Pods) {
+			more = fmt.Sprintf(" and %d more", int(sp.Count)-len(sp.Pods))
+		}
+		fmt.Fprintf(w, "Stuck pods, not evicted (no controller recreates them, or their replacement lacked the copy too): %s%s\n", strings.Join(sp.Pods, ", "), more)
+	}
 	for _, warn := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warn)
 	}

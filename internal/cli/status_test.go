@@ -398,3 +398,65 @@ func TestStatusWithoutCRD(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPluginStuckPods: status shows a plugin source, its credential's times (a
+// warning once it expired), the AdmissionInjection condition and the stuck pods, and
+// stuck pods alone make it exit 1.
+func TestStatusPluginStuckPods(t *testing.T) {
+	c := cpsClient(t)
+	name := fmt.Sprintf("status-%d", nsCounter.Add(1))
+	minted := metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	expires := metav1.NewTime(minted.Add(time.Hour))
+	conds := conditions(metav1.ConditionTrue, v1alpha1.ReasonSynced, "every targeted namespace is synced", metav1.ConditionFalse, v1alpha1.ReasonSourceHealthy, "the plugin returns a credential")
+	apimeta.SetStatusCondition(&conds, metav1.Condition{Type: v1alpha1.ConditionInjection, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonPolicyReady, Message: "new pods get the copy"})
+	newClusterPullSecret(t, c, &v1alpha1.ClusterPullSecret{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v1alpha1.ClusterPullSecretSpec{
+			Source:            v1alpha1.Source{CredentialProvider: &v1alpha1.CredentialProviderSource{Name: "ecr-credential-provider", Image: "*.dkr.ecr.*.amazonaws.com"}},
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"regcred.dev/test": name}},
+		},
+	}, v1alpha1.ClusterPullSecretStatus{
+		Conditions: conds,
+		Credential: &v1alpha1.CredentialStatus{MintedAt: &minted, ExpiresAt: &expires},
+		StuckPods:  &v1alpha1.StuckPods{Count: 3, Pods: []string{"team-a/bare", "team-b/bare"}},
+	})
+
+	out, errOut, code := runCmd(t, "status", name)
+	if want := fmt.Sprintf("error: ClusterPullSecret %s: 3 pods fail for want of the copy and are not evicted: recreate them\n", name); code != 1 || errOut != want {
+		t.Errorf("status %s: exit %d, %q; want 1, %q", name, code, errOut, want)
+	}
+	for _, w := range []string{
+		fmt.Sprintf("ClusterPullSecret %s: Secret %s from plugin ecr-credential-provider, for ServiceAccounts default\n", name, name),
+		"AdmissionInjection  True   PolicyReady    new pods get the copy\n",
+		"Credential: minted 2026-01-02T03:04:05Z, expires 2026-01-02T04:04:05Z\n",
+		"Stuck pods, not evicted (no controller recreates them, or their replacement lacked the copy too): team-a/bare, team-b/bare and 1 more\n",
+		"warning: the credential the plugin minted expired at 2026-01-02T04:04:05Z: the copies hold it until a refresh succeeds, and pulls with it fail\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("status %s lacks %q:\n%s", name, w, out)
+		}
+	}
+	t.Logf("kubectl regcred status %s\n%s", name, out)
+
+	out, _, code = runCmd(t, "status", name, "-o", "json")
+	var st struct {
+		Source             string
+		AdmissionInjection struct{ Status, Reason string }
+		Credential         struct{ MintedAt, ExpiresAt time.Time }
+		StuckPods          struct {
+			Count int
+			Pods  []string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 || st.Source != "plugin ecr-credential-provider" ||
+		st.AdmissionInjection.Reason != v1alpha1.ReasonPolicyReady || !st.Credential.ExpiresAt.Equal(expires.Time) ||
+		st.StuckPods.Count != 3 || len(st.StuckPods.Pods) != 2 {
+		t.Errorf("status -o json: exit %d, %v\n%s", code, err, out)
+	}
+
+	// In the list, the plugin is the source.
+	out, _, _ = runCmd(t, "status")
+	if w := regexp.MustCompile(`(?m)^` + name + `\s+plugin ecr-credential-provider\s+` + name + `\s+True \(Synced\)`); !w.MatchString(out) {
+		t.Errorf("status lacks a line matching %s:\n%s", w, out)
+	}
+}
