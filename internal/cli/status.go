@@ -61,10 +61,10 @@ type conditionView struct {
 // namespace, as read from the cluster now.
 type cpsStatus struct {
 	cpsSummary
-	ServiceAccounts    []string       `json:"serviceAccounts"`
-	Generation         int64          `json:"generation"`
-	ObservedGeneration int64          `json:"observedGeneration"`
-	LastSyncTime       *metav1.Time   `json:"lastSyncTime,omitempty"`
+	ServiceAccounts    []string     `json:"serviceAccounts"`
+	Generation         int64        `json:"generation"`
+	ObservedGeneration int64        `json:"observedGeneration"`
+	LastSyncTime       *metav1.Time `json:"lastSyncTime,omitempty"`
 	// Injection is the AdmissionInjection condition: whether new pods get the copy
 	// from regcred's admission policy.
 	Injection conditionView `json:"admissionInjection"`
