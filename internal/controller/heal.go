@@ -26,7 +26,8 @@ import (
 const (
 	// defaultHealWindow: the pods of one owner are evicted at most once in it.
 	defaultHealWindow = 10 * time.Minute
-	// defaultHealRetry: an eviction the API server refused is tried again after it.
+	// defaultHealRetry: an eviction the API server refused is tried again after it,
+	// then after twice as long each time it is refused again, up to the window.
 	defaultHealRetry = 30 * time.Second
 	// healMemory is how long an eviction is remembered, to tell a replacement that
 	// did not get the copy either from a pod that was there before.
@@ -55,6 +56,25 @@ type healer struct {
 	stuck map[string]map[string]bool
 	// told is the last Event sent per pod (namespace/name): its UID and note.
 	told map[string]string
+	// refusals are the rounds in a row whose evictions the API server refused, per
+	// owner.
+	refusals map[types.UID]refusal
+}
+
+// refusal counts the refused rounds of one owner since its last eviction.
+type refusal struct {
+	n    int
+	last time.Time
+}
+
+// retryAfter is when a round refused for the nth time in a row is tried again: retry,
+// doubled at each refusal, at most window.
+func retryAfter(retry, window time.Duration, n int) time.Duration {
+	d := retry
+	for i := 1; i < n && d < window; i++ {
+		d *= 2
+	}
+	return min(d, window)
 }
 
 // round is one eviction of an owner's stuck pods.
@@ -76,7 +96,7 @@ func newHealer(cached client.Client, live client.Reader, pods corev1client.PodsG
 		retry = defaultHealRetry
 	}
 	return &healer{cached: cached, live: live, pods: pods, recorder: rec, metrics: m, changed: changed, window: window, retry: retry,
-		rounds: map[types.UID]round{}, stuck: map[string]map[string]bool{}, told: map[string]string{}}
+		rounds: map[types.UID]round{}, stuck: map[string]map[string]bool{}, told: map[string]string{}, refusals: map[types.UID]refusal{}}
 }
 
 func (h *healer) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -157,6 +177,11 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 			delete(h.rounds, uid)
 		}
 	}
+	for uid, r := range h.refusals {
+		if now.Sub(r.last) > healMemory {
+			delete(h.refusals, uid)
+		}
+	}
 	last, seen := h.rounds[owner]
 	replacement := func(p *corev1.Pod) bool {
 		return seen && !last.present[p.UID] && !p.CreationTimestamp.Time.Before(last.at.Truncate(time.Second))
@@ -207,11 +232,18 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 			evicted++
 		}
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	if evicted == 0 && refused > 0 {
-		h.mu.Lock()
 		delete(h.rounds, owner) // nothing happened: the window has not begun
-		h.mu.Unlock()
-		return reconcile.Result{RequeueAfter: h.retry}, nil
+		r := h.refusals[owner]
+		r.n++
+		r.last = now
+		h.refusals[owner] = r
+		return reconcile.Result{RequeueAfter: retryAfter(h.retry, h.window, r.n)}, nil
+	}
+	if evicted > 0 {
+		delete(h.refusals, owner)
 	}
 	return reconcile.Result{}, nil
 }
@@ -237,7 +269,7 @@ func (h *healer) evict(ctx context.Context, p *corev1.Pod, v verdict) (bool, err
 		return false, nil // gone, or another pod of that name now
 	}
 	h.tell(p, v.cps, corev1.EventTypeWarning, v1alpha1.ReasonStuckPod, "Evict",
-		fmt.Sprintf("could not evict it (it fails to pull for want of credentials, and ClusterPullSecret %s's copy %s would serve it): %v; tried again in %s", v.cps.Name, v.copy, err, h.retry))
+		fmt.Sprintf("could not evict it (it fails to pull for want of credentials, and ClusterPullSecret %s's copy %s would serve it): %v; regcred tries again after %s, then less often, at least every %s", v.cps.Name, v.copy, err, h.retry, h.window))
 	return false, fmt.Errorf("evict pod %s/%s: %w", p.Namespace, p.Name, err)
 }
 
