@@ -275,17 +275,13 @@ func TestStatus(t *testing.T) {
 	if diff := cmp.Diff(append(want, cleanup...), statusRows(t, out)); diff != "" {
 		t.Errorf("status %s rows (-want +got):\n%s\n%s", name, diff, out)
 	}
-	for _, w := range []string{
+	wantLines(t, "status "+name, out,
 		fmt.Sprintf("ClusterPullSecret %s: Secret regcred from %s/pull, for ServiceAccounts default\n", name, src),
 		"Ready     False  Conflicts  1 namespace holds a Secret regcred that regcred did not make\n",
 		"Degraded  True   Failures   1 namespace failed\n",
 		"Controller's count: 6 targeted, 1 synced, 1 conflict, 1 failed\n",
 		"6 namespaces targeted: 1 synced, 3 pending, 1 conflict, 1 failed; 2 being cleaned up\n",
-	} {
-		if !strings.Contains(out, w) {
-			t.Errorf("status %s lacks %q:\n%s", name, w, out)
-		}
-	}
+	)
 	if strings.Contains(out, "status-secret-pw") || strings.Contains(out, dockercfg.EncodeAuth("alice", "status-secret-pw")) {
 		t.Errorf("status prints Secret data:\n%s", out)
 	}
@@ -399,6 +395,16 @@ func TestStatusWithoutCRD(t *testing.T) {
 	}
 }
 
+// wantLines reports each line that the output of what lacks.
+func wantLines(t *testing.T, what, out string, lines ...string) {
+	t.Helper()
+	for _, w := range lines {
+		if !strings.Contains(out, w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, out)
+		}
+	}
+}
+
 // TestStatusPluginStuckPods: status shows a plugin source, its credential's times (a
 // warning once it expired), the AdmissionInjection condition and the stuck pods, and
 // stuck pods alone make it exit 1.
@@ -425,17 +431,13 @@ func TestStatusPluginStuckPods(t *testing.T) {
 	if want := fmt.Sprintf("error: ClusterPullSecret %s: 3 pods fail for want of the copy and are not evicted: recreate them\n", name); code != 1 || errOut != want {
 		t.Errorf("status %s: exit %d, %q; want 1, %q", name, code, errOut, want)
 	}
-	for _, w := range []string{
+	wantLines(t, "status "+name, out,
 		fmt.Sprintf("ClusterPullSecret %s: Secret %s from plugin ecr-credential-provider, for ServiceAccounts default\n", name, name),
 		"AdmissionInjection  True   PolicyReady    new pods get the copy\n",
 		"Credential: minted 2026-01-02T03:04:05Z, expires 2026-01-02T04:04:05Z\n",
 		"Stuck pods, not evicted (no controller recreates them, or their replacement lacked the copy too): team-a/bare, team-b/bare and 1 more\n",
 		"warning: the credential the plugin minted expired at 2026-01-02T04:04:05Z: the copies hold it until a refresh succeeds, and pulls with it fail\n",
-	} {
-		if !strings.Contains(out, w) {
-			t.Errorf("status %s lacks %q:\n%s", name, w, out)
-		}
-	}
+	)
 	t.Logf("kubectl regcred status %s\n%s", name, out)
 
 	out, _, code = runCmd(t, "status", name, "-o", "json")
