@@ -172,10 +172,10 @@ func equalRuns(a, b doctorRun) bool {
 
 // checkRun checks what doctor -A found in the benchmark's cluster: one error for each
 // pod that cannot pull, nothing else, and a fixed number of list requests (pages of
-// 500) whatever the number of pods.
+// 5,000, doctor's page size) whatever the number of pods.
 func checkRun(got doctorRun, namespaces int) error {
 	failing := (namespaces + 9) / 10
-	pages := func(n int) int { return max(1, (n+499)/500) }
+	pages := func(n int) int { return max(1, (n+4999)/5000) }
 	// pods, ServiceAccounts, the two pull Secret types, events
 	requests := pages(namespaces*benchPodsPerNS) + pages(namespaces) + pages(namespaces*benchSecretsPerNS) + 1 + pages(2*failing)
 	findings := 0

@@ -135,15 +135,15 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	return s, nil
 }
 
-// list pages through a list, 500 items a request, counting the requests. The next
-// page is fetched while one is read, and no more: a page of 500 pods decoded is some
-// megabytes, and the list is read as fast as it arrives.
+// list pages through a list, pageSize items a request, counting the requests. The
+// next page is fetched while one is read, and no more: the list is read as fast as it
+// arrives.
 func (s *Snapshot) list(ctx context.Context, opts metav1.ListOptions, fn pager.ListPageFunc, each func(runtime.Object)) error {
 	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		s.Requests++
 		return fn(ctx, o)
 	})
-	p.PageSize, p.PageBufferSize = 500, 1
+	p.PageSize, p.PageBufferSize = pageSize, 1
 	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 		each(obj)
 		return nil

@@ -15,9 +15,9 @@ import (
 // Pods are read from their protobuf pages without decoding what the checks do not
 // read: a pod none of whose containers waits is decoded from the fields below alone,
 // and only a pod some container of which waits, or has no status yet, is decoded
-// whole (but for its managed fields and kubectl's last-applied copy). A page of 500
-// pods is about a megabyte on the wire; decoded whole, with managed fields, ten times
-// that, almost all of it read by nothing.
+// whole (but for its managed fields and kubectl's last-applied copy). A page of 5,000
+// pods is about ten megabytes on the wire; decoded whole, with managed fields, ten
+// times that, almost all of it read by nothing.
 
 // fields says which fields of a protobuf message to keep: a field absent is dropped, a
 // field mapped to nil is kept whole, a field mapped to fields is a message kept in part.
@@ -45,7 +45,13 @@ var (
 
 const (
 	protobufType = "application/vnd.kubernetes.protobuf"
-	pageSize     = 500
+	// pageSize is the items a list request asks for. The API server serves the pages
+	// of a list from its watch cache, and for each page it first collects every item
+	// after the continue token, not just a page of them: a list of n items in pages of
+	// p costs it about n²/2p items visited. At 50,000 pods, pages of 500 cost the API
+	// server 3.4 s of CPU per doctor run, pages of 5,000 1.6 s. A page is read into one
+	// of two buffers, decoded as it arrives, so a larger page costs doctor little.
+	pageSize = 5000
 )
 
 // protobufMagic starts every protobuf body of the API server, before a runtime.Unknown.
@@ -60,7 +66,7 @@ type podPage struct {
 	err   error
 }
 
-// listPods lists the pods of the scope, 500 a page as protobuf, and gives each to
+// listPods lists the pods of the scope, pageSize a page as protobuf, and gives each to
 // each as it is decoded, with whether it was kept whole. The next page is read while
 // one is decoded, into one of two buffers used again from page to page. A continue
 // token that expired (the list took longer than the API server keeps one) is an
