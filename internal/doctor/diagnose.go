@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
@@ -72,6 +73,8 @@ type diagnosis struct {
 	unprobed map[string]bool
 	// shared are the credentials shared by pods (see credentialsOf).
 	shared map[string]podCreds
+	// keys caches image lookups by the keys of the pull Secrets (see credentialsOf).
+	keys keyring.Cache
 }
 
 // Diagnose checks every container of every gathered pod.
