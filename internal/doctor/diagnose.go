@@ -59,8 +59,13 @@ type diagnosis struct {
 	ctx    context.Context // for the reads of Options.Recreator and Options.LocalNode
 	snap   *Snapshot
 	opts   Options
-	probes map[string]*probeResult // by probeKey
-	creds  map[string]podCreds     // by namespace/pod
+	probes map[probeID]*probeResult
+	// podCreds and containers are those of each pod of the snapshot, by index.
+	podCreds   []podCreds
+	containers [][]container
+	// named is the index of the last pod of each namespace and name: a pod's
+	// credentials are those of the last pod of its name (see creds).
+	named map[podName]int
 	// bareRunning lists, per image, the nodes where a container of it runs with no
 	// pull Secret credential for it: nodes that pull it by themselves.
 	bareRunning map[string][]string
@@ -71,21 +76,25 @@ type diagnosis struct {
 	// unprobed are the loopback registries of running containers that were not
 	// probed (see loopback.go).
 	unprobed map[string]bool
-	// shared are the credentials shared by pods (see credentialsOf).
-	shared map[string]podCreds
+	// shared are the credentials shared by pods (see credentialsOf), and sharedKey a
+	// buffer for their keys.
+	shared    map[string]podCreds
+	sharedKey []byte
 	// keys caches image lookups by the keys of the pull Secrets (see credentialsOf).
 	keys keyring.Cache
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
-		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{}}
+	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[probeID]*probeResult{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
+		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{},
+		podCreds: make([]podCreds, len(snap.Pods)), containers: make([][]container, len(snap.Pods)), named: make(map[podName]int, len(snap.Pods))}
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.credentialsOf(p)
-		d.creds[key(p.Namespace, p.Name)] = pc
-		for _, c := range containers(p) {
+		d.podCreds[i], d.containers[i] = pc, containers(p)
+		d.named[podName{p.Namespace, p.Name}] = i
+		for _, c := range d.containers[i] {
 			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
 				d.runningOn[c.image] = append(d.runningOn[c.image], p.Spec.NodeName)
 			}
@@ -111,7 +120,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 		}
 	}
 	for i := range snap.Pods {
-		findings = append(findings, d.pod(&snap.Pods[i])...)
+		findings = append(findings, d.pod(i)...)
 	}
 	findings = append(findings, unprobedFinding(d.unprobed)...)
 	return Report{Findings: findings, Summary: d.summary(findings)}
@@ -120,13 +129,24 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 // failing reports whether a container's pull is to be explained.
 func (d *diagnosis) failing(c container) bool { return d.opts.Static || c.failing() }
 
-// pod checks one pod: its pull Secrets once, then each container.
-func (d *diagnosis) pod(p *corev1.Pod) []Finding {
-	pc := d.creds[key(p.Namespace, p.Name)]
+// podName is a pod's namespace and name.
+type podName struct{ namespace, name string }
+
+// creds is what the pull Secrets of the snapshot's pod i give the kubelet: those of
+// the last pod of its namespace and name, should the snapshot hold two (manifest files
+// may).
+func (d *diagnosis) creds(i int) podCreds {
+	p := &d.snap.Pods[i]
+	return d.podCreds[d.named[podName{p.Namespace, p.Name}]]
+}
+
+// pod checks the snapshot's pod i: its pull Secrets once, then each container.
+func (d *diagnosis) pod(i int) []Finding {
+	p, pc := &d.snap.Pods[i], d.creds(i)
 	if f, ok := d.sandbox(p); ok {
 		return []Finding{f} // no container can start: the sandbox is the whole story
 	}
-	cs := containers(p)
+	cs := d.containers[i]
 	var failing []container
 	for _, c := range cs {
 		// A Secret the kubelet cannot parse stops every pull of the pod, whatever

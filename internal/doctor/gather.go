@@ -159,8 +159,11 @@ func (s *Snapshot) getReferenced(ctx context.Context, cs kubernetes.Interface) e
 	tried := map[string]bool{}
 	for _, p := range s.Pods {
 		for _, ref := range p.Spec.ImagePullSecrets {
+			if _, ok := s.Secrets[key(p.Namespace, ref.Name)]; ok {
+				continue // the common case, without keeping a key
+			}
 			k := key(p.Namespace, ref.Name)
-			if _, ok := s.Secrets[k]; ok || tried[k] {
+			if tried[k] {
 				continue
 			}
 			tried[k] = true

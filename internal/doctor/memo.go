@@ -1,8 +1,6 @@
 package doctor
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/keyring"
@@ -44,13 +42,12 @@ func (d *diagnosis) credentialsOf(p *corev1.Pod) podCreds {
 	if d.opts.Static {
 		return d.podCredentials(p)
 	}
-	var k strings.Builder
-	k.WriteString(p.Namespace)
+	k := append(d.sharedKey[:0], p.Namespace...)
 	for _, ref := range p.Spec.ImagePullSecrets {
-		k.WriteByte(0)
-		k.WriteString(ref.Name)
+		k = append(append(k, 0), ref.Name...)
 	}
-	if pc, ok := d.shared[k.String()]; ok {
+	d.sharedKey = k
+	if pc, ok := d.shared[string(k)]; ok {
 		return pc
 	}
 	pc := d.podCredentials(p)
@@ -61,6 +58,6 @@ func (d *diagnosis) credentialsOf(p *corev1.Pod) podCreds {
 	if d.shared == nil {
 		d.shared = map[string]podCreds{}
 	}
-	d.shared[k.String()] = pc
+	d.shared[string(k)] = pc
 	return pc
 }
