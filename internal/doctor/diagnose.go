@@ -60,12 +60,11 @@ type diagnosis struct {
 	snap   *Snapshot
 	opts   Options
 	probes map[probeID]*probeResult
-	// podCreds and containers are those of each pod of the snapshot, by index.
+	// podCreds and containers are those of each pod of the snapshot, by index; a
+	// pod's credentials are those of the last pod of its namespace and name, should
+	// the snapshot hold two (manifest files may).
 	podCreds   []podCreds
 	containers [][]container
-	// named is the index of the last pod of each namespace and name: a pod's
-	// credentials are those of the last pod of its name (see creds).
-	named map[podName]int
 	// bareRunning lists, per image, the nodes where a container of it runs with no
 	// pull Secret credential for it: nodes that pull it by themselves.
 	bareRunning map[string][]string
@@ -88,12 +87,13 @@ type diagnosis struct {
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[probeID]*probeResult{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
 		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{},
-		podCreds: make([]podCreds, len(snap.Pods)), containers: make([][]container, len(snap.Pods)), named: make(map[podName]int, len(snap.Pods))}
+		podCreds: make([]podCreds, len(snap.Pods)), containers: make([][]container, len(snap.Pods))}
+	last := make(map[podName]int, len(snap.Pods))
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.credentialsOf(p)
 		d.podCreds[i], d.containers[i] = pc, containers(p)
-		d.named[podName{p.Namespace, p.Name}] = i
+		last[podName{p.Namespace, p.Name}] = i
 		for _, c := range d.containers[i] {
 			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
 				d.runningOn[c.image] = append(d.runningOn[c.image], p.Spec.NodeName)
@@ -105,6 +105,10 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 				d.bareRunning[c.image] = append(d.bareRunning[c.image], p.Spec.NodeName)
 			}
 		}
+	}
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
+		d.podCreds[i] = d.podCreds[last[podName{p.Namespace, p.Name}]] // the last of its name's
 	}
 	d.probe(ctx)
 	var findings []Finding
@@ -132,17 +136,9 @@ func (d *diagnosis) failing(c container) bool { return d.opts.Static || c.failin
 // podName is a pod's namespace and name.
 type podName struct{ namespace, name string }
 
-// creds is what the pull Secrets of the snapshot's pod i give the kubelet: those of
-// the last pod of its namespace and name, should the snapshot hold two (manifest files
-// may).
-func (d *diagnosis) creds(i int) podCreds {
-	p := &d.snap.Pods[i]
-	return d.podCreds[d.named[podName{p.Namespace, p.Name}]]
-}
-
 // pod checks the snapshot's pod i: its pull Secrets once, then each container.
 func (d *diagnosis) pod(i int) []Finding {
-	p, pc := &d.snap.Pods[i], d.creds(i)
+	p, pc := &d.snap.Pods[i], d.podCreds[i]
 	if f, ok := d.sandbox(p); ok {
 		return []Finding{f} // no container can start: the sandbox is the whole story
 	}

@@ -59,7 +59,7 @@ func (d *diagnosis) probe(ctx context.Context) {
 		var round []*probeResult
 		for i := range d.snap.Pods {
 			p := &d.snap.Pods[i]
-			pc := d.creds(i)
+			pc := d.podCreds[i]
 			if pc.broken {
 				continue
 			}
