@@ -66,12 +66,12 @@ type podPage struct {
 	err   error
 }
 
-// listPods lists the pods of the scope, pageSize a page as protobuf, and gives each to
-// each as it is decoded, with whether it was kept whole. The next page is read while
+// listPods lists the pods of the scope, pageSize a page as protobuf, counting the
+// requests, and gives each to each as it is decoded, with whether it was kept whole. The next page is read while
 // one is decoded, into one of two buffers used again from page to page. A continue
 // token that expired (the list took longer than the API server keeps one) is an
 // error: listing everything again in one request would hold every pod at once.
-func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope, each func(p corev1.Pod, whole bool)) error {
+func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope, requests *int, each func(p corev1.Pod, whole bool)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	free := make(chan *bytes.Buffer, 2)
@@ -103,7 +103,7 @@ func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope,
 	}()
 	var scratch []byte
 	for page := range pages {
-		s.Requests++
+		*requests++
 		if page.err != nil {
 			return page.err
 		}
