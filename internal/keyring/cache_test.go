@@ -68,13 +68,7 @@ func TestCacheLookupIsLookup(t *testing.T) {
 }
 
 func FuzzCacheLookup(f *testing.F) {
-	for _, v := range vectors {
-		key2 := ""
-		if len(v.keys) > 1 {
-			key2 = v.keys[1]
-		}
-		f.Add(v.image, v.keys[0], key2)
-	}
+	addVectorSeeds(f)
 	f.Add("reg.example.com/app", "reg.example.com", "5:quay.io")
 	f.Fuzz(func(t *testing.T, image, key1, key2 string) {
 		var c Cache
