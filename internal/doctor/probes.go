@@ -98,7 +98,7 @@ func (d *diagnosis) nextProbe(c container, pc podCreds) *probeResult {
 	}
 	for i := range res.Matches {
 		m := &res.Matches[i]
-		if p, last := d.next(matchProbe(c.image, m), m); last {
+		if p, stop := d.next(matchProbe(c.image, m), m); stop {
 			return p
 		}
 	}
