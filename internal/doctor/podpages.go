@@ -43,16 +43,15 @@ var (
 	}
 )
 
-const (
-	protobufType = "application/vnd.kubernetes.protobuf"
-	// pageSize is the items a list request asks for. The API server serves the pages
-	// of a list from its watch cache, and for each page it first collects every item
-	// after the continue token, not just a page of them: a list of n items in pages of
-	// p costs it about n²/2p items visited. At 50,000 pods, pages of 500 cost the API
-	// server 3.4 s of CPU per doctor run, pages of 5,000 1.6 s. A page is decoded as
-	// it streams in (see listPods), never held whole.
-	pageSize = 5000
-)
+const protobufType = "application/vnd.kubernetes.protobuf"
+
+// pageSize is the items a list request asks for. The API server serves the pages
+// of a list from its watch cache, and for each page it first collects every item
+// after the continue token, not just a page of them: a list of n items in pages of
+// p costs it about n²/2p items visited. At 50,000 pods, pages of 500 cost the API
+// server 3.4 s of CPU per doctor run, pages of 5,000 1.6 s. A page is decoded as
+// it streams in (see listPods), never held whole.
+var pageSize int64 = 5000 // a variable for the tests of paging
 
 // listPods lists the pods of the scope, pageSize a page as protobuf, counting the
 // requests, and gives each to each as it is decoded, with whether it was kept whole.
@@ -105,7 +104,7 @@ func (s *Snapshot) listPods(ctx context.Context, rc rest.Interface, scope Scope,
 				next = get(o)
 			}
 			if n := meta.RemainingItemCount; n != nil && *n > 0 && s.Pods == nil && len(scope.Pods) == 0 {
-				s.Pods = make([]corev1.Pod, 0, pageSize+int(*n)) // this page is full, then n more
+				s.Pods = make([]corev1.Pod, 0, int(pageSize+*n)) // this page is full, then n more
 			}
 		}, func(item []byte) error {
 			var p corev1.Pod
