@@ -16,9 +16,14 @@ import (
 // container checks one container's image.
 func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding {
 	f := Finding{Namespace: p.Namespace, Pod: p.Name, Container: c.name, Image: c.image, Severity: SeverityError}
-	words := kubeletWords(c, d.snap.Events[podKey(p)])
 	res, err := pc.lookup(c.image)
-	if err != nil || (c.waiting != nil && c.waiting.Reason == "InvalidImageName") {
+	invalid := err != nil || (c.waiting != nil && c.waiting.Reason == "InvalidImageName")
+	neverPull := c.waiting != nil && c.waiting.Reason == "ErrImageNeverPull"
+	if !invalid && !neverPull && !d.failing(c) {
+		return d.runningContainer(p, pc, res, c, f)
+	}
+	words := kubeletWords(c, d.snap.Events[podKey(p)])
+	if invalid {
 		f.Code, f.Message = InvalidImageName, fmt.Sprintf("the image reference %q cannot be parsed, so nothing is pulled", c.image)
 		if err != nil {
 			f.Message += ": " + err.Error()
@@ -27,15 +32,12 @@ func (d *diagnosis) container(p *corev1.Pod, pc podCreds, c container) []Finding
 		f.Fix = []string{"correct the image in the pod spec" + ownerHint(p)}
 		return []Finding{f}
 	}
-	if c.waiting != nil && c.waiting.Reason == "ErrImageNeverPull" {
+	if neverPull {
 		f.Code = ImageNeverPull
 		f.Message = fmt.Sprintf("imagePullPolicy is Never and %s is not on the node (or was pulled with credentials this pod does not have): no Secret can help", c.image)
 		f.Evidence = kubeletEvidence(words)
 		f.Fix = []string{"set imagePullPolicy: IfNotPresent" + ownerHint(p) + ", or load the image on every node"}
 		return []Finding{f}
-	}
-	if !d.failing(c) {
-		return d.runningContainer(p, pc, res, c, f)
 	}
 	code, evidence, accepted := d.cause(p, c.image, res, words)
 	f.Code, f.Evidence = code, evidence
@@ -164,8 +166,8 @@ func (d *diagnosis) runningContainer(p *corev1.Pod, pc podCreds, res keyring.Res
 		return d.reschedulingRisk(p, res, c, f)
 	}
 	var last verify.Result
-	for _, m := range res.Matches {
-		r, ok := d.resultFor(p, c.image, credOf(m))
+	for i := range res.Matches {
+		r, ok := d.resultFor(p, matchProbe(c.image, &res.Matches[i]))
 		if !ok || r.Outcome.Pullable() {
 			return nil
 		}
@@ -194,15 +196,15 @@ func (d *diagnosis) cause(p *corev1.Pod, image string, res keyring.Result, words
 		}
 	}
 	var probed []verify.Result
-	creds := []*dockercfg.Credential{nil}
+	ids := []probeID{anonymousProbe(image)}
 	if len(res.Matches) > 0 {
-		creds = creds[:0]
-		for _, m := range res.Matches {
-			creds = append(creds, credOf(m))
+		ids = ids[:0]
+		for i := range res.Matches {
+			ids = append(ids, matchProbe(image, &res.Matches[i]))
 		}
 	}
-	for _, cred := range creds {
-		if r, ok := d.resultFor(p, image, cred); ok {
+	for _, id := range ids {
+		if r, ok := d.resultFor(p, id); ok {
 			probed = append(probed, r)
 			if r.Outcome.Pullable() {
 				accepted = true
@@ -238,8 +240,8 @@ func (d *diagnosis) cause(p *corev1.Pod, image string, res keyring.Result, words
 
 // failedMatch is the first credential the registry refused, or the first match.
 func (d *diagnosis) failedMatch(p *corev1.Pod, image string, res keyring.Result) keyring.Match {
-	for _, m := range res.Matches {
-		if r, ok := d.resultFor(p, image, credOf(m)); ok && !r.Outcome.Pullable() {
+	for i, m := range res.Matches {
+		if r, ok := d.resultFor(p, matchProbe(image, &res.Matches[i])); ok && !r.Outcome.Pullable() {
 			return m
 		}
 	}
@@ -368,7 +370,7 @@ func shellWord(s string) string {
 // whose image the registry refuses without one: it runs only thanks to its node (its
 // own credentials, or the image already there), and fails where it moves next.
 func (d *diagnosis) reschedulingRisk(p *corev1.Pod, res keyring.Result, c container, f Finding) []Finding {
-	r, ok := d.resultFor(p, c.image, nil)
+	r, ok := d.resultFor(p, anonymousProbe(c.image))
 	if !ok || (r.Outcome != verify.AuthRequired && r.Outcome != verify.AccessDenied) || p.Spec.NodeName == "" {
 		return nil
 	}

@@ -27,6 +27,8 @@ type podCreds struct {
 	ignored []keyring.Entry
 	// lookups memoizes lookup, for credentials shared by pods (see credentialsOf).
 	lookups map[string]lookupResult
+	// keys is the diagnosis's cache of lookups by keys.
+	keys *keyring.Cache
 }
 
 // secretFinding is a finding about one of the pod's Secrets; related reports whether
@@ -38,7 +40,7 @@ type secretFinding struct {
 
 // podCredentials reads the pod's pull Secrets the kubelet's way.
 func (d *diagnosis) podCredentials(p *corev1.Pod) podCreds {
-	var pc podCreds
+	pc := podCreds{keys: &d.keys}
 	if d.snap.SecretsUnreadable != nil {
 		pc.unknown = len(d.pullSecretRefs(p)) > 0
 		pc.unreadable = pc.unknown

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/dockercfg"
+	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/serviceaccount"
 	"github.com/regcred/regcred/internal/verify"
 )
@@ -58,8 +59,12 @@ type diagnosis struct {
 	ctx    context.Context // for the reads of Options.Recreator and Options.LocalNode
 	snap   *Snapshot
 	opts   Options
-	probes map[string]*probeResult // by probeKey
-	creds  map[string]podCreds     // by namespace/pod
+	probes map[probeID]*probeResult
+	// podCreds and containers are those of each pod of the snapshot, by index; a
+	// pod's credentials are those of the last pod of its namespace and name, should
+	// the snapshot hold two (manifest files may).
+	podCreds   []podCreds
+	containers [][]container
 	// bareRunning lists, per image, the nodes where a container of it runs with no
 	// pull Secret credential for it: nodes that pull it by themselves.
 	bareRunning map[string][]string
@@ -70,19 +75,26 @@ type diagnosis struct {
 	// unprobed are the loopback registries of running containers that were not
 	// probed (see loopback.go).
 	unprobed map[string]bool
-	// shared are the credentials shared by pods (see credentialsOf).
-	shared map[string]podCreds
+	// shared are the credentials shared by pods (see credentialsOf), and sharedKey a
+	// buffer for their keys.
+	shared    map[string]podCreds
+	sharedKey []byte
+	// keys caches image lookups by the keys of the pull Secrets (see credentialsOf).
+	keys keyring.Cache
 }
 
 // Diagnose checks every container of every gathered pod.
 func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
-	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[string]*probeResult{}, creds: map[string]podCreds{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
-		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{}}
+	d := &diagnosis{ctx: ctx, snap: snap, opts: opts, probes: map[probeID]*probeResult{}, bareRunning: map[string][]string{}, runningOn: map[string][]string{},
+		copies: copiesByNamespace(snap.Secrets), unprobed: map[string]bool{},
+		podCreds: make([]podCreds, len(snap.Pods)), containers: make([][]container, len(snap.Pods))}
+	last := make(map[podName]int, len(snap.Pods))
 	for i := range snap.Pods {
 		p := &snap.Pods[i]
 		pc := d.credentialsOf(p)
-		d.creds[key(p.Namespace, p.Name)] = pc
-		for _, c := range containers(p) {
+		d.podCreds[i], d.containers[i] = pc, containers(p)
+		last[podName{p.Namespace, p.Name}] = i
+		for _, c := range d.containers[i] {
 			if c.running && p.Spec.NodeName != "" && !slices.Contains(d.runningOn[c.image], p.Spec.NodeName) {
 				d.runningOn[c.image] = append(d.runningOn[c.image], p.Spec.NodeName)
 			}
@@ -93,6 +105,10 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 				d.bareRunning[c.image] = append(d.bareRunning[c.image], p.Spec.NodeName)
 			}
 		}
+	}
+	for i := range snap.Pods {
+		p := &snap.Pods[i]
+		d.podCreds[i] = d.podCreds[last[podName{p.Namespace, p.Name}]] // the last of its name's
 	}
 	d.probe(ctx)
 	var findings []Finding
@@ -108,7 +124,7 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 		}
 	}
 	for i := range snap.Pods {
-		findings = append(findings, d.pod(&snap.Pods[i])...)
+		findings = append(findings, d.pod(i)...)
 	}
 	findings = append(findings, unprobedFinding(d.unprobed)...)
 	return Report{Findings: findings, Summary: d.summary(findings)}
@@ -117,13 +133,16 @@ func Diagnose(ctx context.Context, snap *Snapshot, opts Options) Report {
 // failing reports whether a container's pull is to be explained.
 func (d *diagnosis) failing(c container) bool { return d.opts.Static || c.failing() }
 
-// pod checks one pod: its pull Secrets once, then each container.
-func (d *diagnosis) pod(p *corev1.Pod) []Finding {
-	pc := d.creds[key(p.Namespace, p.Name)]
+// podName is a pod's namespace and name.
+type podName struct{ namespace, name string }
+
+// pod checks the snapshot's pod i: its pull Secrets once, then each container.
+func (d *diagnosis) pod(i int) []Finding {
+	p, pc := &d.snap.Pods[i], d.podCreds[i]
 	if f, ok := d.sandbox(p); ok {
 		return []Finding{f} // no container can start: the sandbox is the whole story
 	}
-	cs := containers(p)
+	cs := d.containers[i]
 	var failing []container
 	for _, c := range cs {
 		// A Secret the kubelet cannot parse stops every pull of the pod, whatever

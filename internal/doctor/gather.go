@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/regcred/regcred/api/v1alpha1"
@@ -56,10 +57,88 @@ func key(namespace, name string) string { return namespace + "/" + name }
 // Secrets (the two pull types, by field selector) and pod events of their namespaces:
 // a fixed number of list requests whatever the number of pods, plus one request per
 // referenced Secret of another type or missing, and one per ClusterPullSecret whose
-// copies are among the Secrets.
+// copies are among the Secrets. The pods, then their events, are listed while the
+// ServiceAccounts and Secrets are: two lists under way at once, each read as it
+// arrives.
 func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapshot, error) {
 	s := &Snapshot{ServiceAccounts: map[string]*corev1.ServiceAccount{}, Secrets: map[string]*corev1.Secret{}, Events: map[string][]corev1.Event{}}
 	core := cs.CoreV1()
+	// A failed pod list stops the other lists: its error is the one Gather returns.
+	podCtx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var pods struct {
+		requests      int
+		err, eventErr error
+	}
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		if pods.err, pods.eventErr = s.listPodsAndEvents(podCtx, core, scope, &pods.requests); pods.err != nil {
+			cancel()
+		}
+	}()
+	// ServiceAccounts and Secrets, while the pods are listed.
+	var requests int
+	saErr := list(ctx, &requests, metav1.ListOptions{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+		return core.ServiceAccounts(scope.Namespace).List(ctx, o)
+	}, func(obj runtime.Object) {
+		sa := *obj.(*corev1.ServiceAccount) // a copy: a pointer into the page would keep the whole page
+		stripMeta(&sa.ObjectMeta)
+		sa.Secrets = nil // token Secrets: pulls do not use them
+		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = &sa
+	})
+	var secretErr error
+	if saErr == nil || forbidden(saErr) {
+		for _, t := range []corev1.SecretType{corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg} {
+			secretErr = list(ctx, &requests, metav1.ListOptions{FieldSelector: "type=" + string(t)}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+				return core.Secrets(scope.Namespace).List(ctx, o)
+			}, func(obj runtime.Object) {
+				sec := *obj.(*corev1.Secret)
+				stripMeta(&sec.ObjectMeta)
+				s.Secrets[key(sec.Namespace, sec.Name)] = &sec
+			})
+			if secretErr != nil {
+				break
+			}
+		}
+	}
+	<-listed
+	s.Requests = pods.requests + requests
+	// The errors in the order of the lists one after another: pods, ServiceAccounts,
+	// Secrets, referenced Secrets, events.
+	if pods.err != nil {
+		return nil, pods.err
+	}
+	switch {
+	case forbidden(saErr):
+		s.ServiceAccountsUnreadable = saErr
+	case saErr != nil:
+		return nil, fmt.Errorf("list serviceaccounts: %w", saErr)
+	}
+	switch {
+	case forbidden(secretErr):
+		s.SecretsUnreadable = secretErr
+	case secretErr != nil:
+		return nil, fmt.Errorf("list secrets: %w", secretErr)
+	}
+	if err := s.getReferenced(ctx, cs); err != nil {
+		return nil, err
+	}
+	if pods.eventErr != nil {
+		return nil, pods.eventErr
+	}
+	if err := s.findElsewhere(ctx, cs, scope); err != nil {
+		return nil, err
+	}
+	s.gatherClusterPullSecrets(ctx, cs)
+	return s, nil
+}
+
+// listPodsAndEvents lists the pods of the scope, then the events of those kept whole,
+// counting the requests. It returns the error of the pod list, or that of the event
+// list (nil when events may not be read).
+func (s *Snapshot) listPodsAndEvents(ctx context.Context, core corev1client.CoreV1Interface, scope Scope, requests *int) (podErr, eventErr error) {
 	want := map[string]bool{}
 	for _, p := range scope.Pods {
 		want[p] = true
@@ -67,7 +146,7 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	// Pods are decoded as their pages arrive, each to what the checks read of it (see
 	// listPods). detailed are the pods kept whole, by podKey: only their events are kept.
 	detailed := map[string]bool{}
-	err := s.listPods(ctx, core.RESTClient(), scope, func(p corev1.Pod, whole bool) {
+	err := s.listPods(ctx, core.RESTClient(), scope, requests, func(p corev1.Pod, whole bool) {
 		if len(want) > 0 && !want[p.Name] {
 			return
 		}
@@ -77,42 +156,9 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 		s.Pods = append(s.Pods, p)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list pods: %w", err)
+		return fmt.Errorf("list pods: %w", err), nil
 	}
-	err = s.list(ctx, metav1.ListOptions{}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		return core.ServiceAccounts(scope.Namespace).List(ctx, o)
-	}, func(obj runtime.Object) {
-		sa := *obj.(*corev1.ServiceAccount) // a copy: a pointer into the page would keep the whole page
-		stripMeta(&sa.ObjectMeta)
-		sa.Secrets = nil // token Secrets: pulls do not use them
-		s.ServiceAccounts[key(sa.Namespace, sa.Name)] = &sa
-	})
-	switch {
-	case forbidden(err):
-		s.ServiceAccountsUnreadable = err
-	case err != nil:
-		return nil, fmt.Errorf("list serviceaccounts: %w", err)
-	}
-	for _, t := range []corev1.SecretType{corev1.SecretTypeDockerConfigJson, corev1.SecretTypeDockercfg} {
-		err = s.list(ctx, metav1.ListOptions{FieldSelector: "type=" + string(t)}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-			return core.Secrets(scope.Namespace).List(ctx, o)
-		}, func(obj runtime.Object) {
-			sec := *obj.(*corev1.Secret)
-			stripMeta(&sec.ObjectMeta)
-			s.Secrets[key(sec.Namespace, sec.Name)] = &sec
-		})
-		if forbidden(err) {
-			s.SecretsUnreadable = err
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list secrets: %w", err)
-		}
-	}
-	if err := s.getReferenced(ctx, cs); err != nil {
-		return nil, err
-	}
-	err = s.list(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod"}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+	err = list(ctx, requests, metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod"}, func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 		return core.Events(scope.Namespace).List(ctx, o)
 	}, func(obj runtime.Object) {
 		e := obj.(*corev1.Event)
@@ -128,22 +174,18 @@ func Gather(ctx context.Context, cs kubernetes.Interface, scope Scope) (*Snapsho
 	if err != nil && !forbidden(err) {
 		return nil, fmt.Errorf("list events: %w", err)
 	}
-	if err := s.findElsewhere(ctx, cs, scope); err != nil {
-		return nil, err
-	}
-	s.gatherClusterPullSecrets(ctx, cs)
-	return s, nil
+	return nil, nil
 }
 
-// list pages through a list, 500 items a request, counting the requests. The next
-// page is fetched while one is read, and no more: a page of 500 pods decoded is some
-// megabytes, and the list is read as fast as it arrives.
-func (s *Snapshot) list(ctx context.Context, opts metav1.ListOptions, fn pager.ListPageFunc, each func(runtime.Object)) error {
+// list pages through a list, pageSize items a request, counting the requests. The
+// next page is fetched while one is read, and no more: the list is read as fast as it
+// arrives.
+func list(ctx context.Context, requests *int, opts metav1.ListOptions, fn pager.ListPageFunc, each func(runtime.Object)) error {
 	p := pager.New(func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		s.Requests++
+		*requests++
 		return fn(ctx, o)
 	})
-	p.PageSize, p.PageBufferSize = 500, 1
+	p.PageSize, p.PageBufferSize = pageSize, 1
 	return p.EachListItem(ctx, opts, func(obj runtime.Object) error {
 		each(obj)
 		return nil
@@ -159,8 +201,11 @@ func (s *Snapshot) getReferenced(ctx context.Context, cs kubernetes.Interface) e
 	tried := map[string]bool{}
 	for _, p := range s.Pods {
 		for _, ref := range p.Spec.ImagePullSecrets {
+			if _, ok := s.Secrets[key(p.Namespace, ref.Name)]; ok {
+				continue // the common case, without keeping a key
+			}
 			k := key(p.Namespace, ref.Name)
-			if _, ok := s.Secrets[k]; ok || tried[k] {
+			if tried[k] {
 				continue
 			}
 			tried[k] = true

@@ -45,8 +45,7 @@ func TestGatherStripsWithoutChangingFindings(t *testing.T) {
 		}
 		return verify.Result{Outcome: verify.OK}, nil
 	}
-	// A page of 3 pods, not 500, would test paging better, but Gather's page size is
-	// fixed: the benchmark pages through 100 pages of pods.
+	// One page each: TestGatherPages pages through lists in small pages.
 	for _, tt := range []struct {
 		name  string
 		scope doctor.Scope

@@ -8,7 +8,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/internal/keyring"
 	"github.com/regcred/regcred/internal/verify"
 )
@@ -64,11 +63,11 @@ func unprobedNote(p *corev1.Pod, image string) string {
 
 // resultFor is the registry's answer to a probe for the pod, unless a probe from here
 // cannot reach the registry the pod's node pulls from.
-func (d *diagnosis) resultFor(p *corev1.Pod, image string, cred *dockercfg.Credential) (verify.Result, bool) {
-	if d.unprobeable(p, image) {
+func (d *diagnosis) resultFor(p *corev1.Pod, id probeID) (verify.Result, bool) {
+	if d.unprobeable(p, id.image) {
 		return verify.Result{}, false
 	}
-	return d.result(image, cred)
+	return d.result(id)
 }
 
 // unprobedFinding says, once, which registries of running containers were not probed.

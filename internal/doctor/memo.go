@@ -1,8 +1,6 @@
 package doctor
 
 import (
-	"strings"
-
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/regcred/regcred/internal/keyring"
@@ -11,7 +9,10 @@ import (
 // A cluster's pods come in groups that name the same pull Secrets in one namespace:
 // the replicas of a workload, and every pod admission copied its ServiceAccount's list
 // into. What those Secrets give the kubelet is read once per group, and each image
-// looked up in them once, however many pods and probe rounds ask again.
+// looked up in them once, however many pods and probe rounds ask again. Groups of
+// many namespaces often have Secrets with the same keys and other credentials (a
+// ClusterPullSecret's copies, a registry's user per team): an image is read against
+// those keys once (keyring.Cache).
 
 // lookupResult is a memoized keyring.Lookup.
 type lookupResult struct {
@@ -23,11 +24,11 @@ type lookupResult struct {
 // credentials shared by a group of pods. The result is shared: read it, never change it.
 func (pc podCreds) lookup(image string) (keyring.Result, error) {
 	if pc.lookups == nil {
-		return keyring.Lookup(image, pc.entries)
+		return pc.keys.Lookup(image, pc.entries)
 	}
 	r, ok := pc.lookups[image]
 	if !ok {
-		r.res, r.err = keyring.Lookup(image, pc.entries)
+		r.res, r.err = pc.keys.Lookup(image, pc.entries)
 		pc.lookups[image] = r
 	}
 	return r.res, r.err
@@ -41,13 +42,12 @@ func (d *diagnosis) credentialsOf(p *corev1.Pod) podCreds {
 	if d.opts.Static {
 		return d.podCredentials(p)
 	}
-	var k strings.Builder
-	k.WriteString(p.Namespace)
+	k := append(d.sharedKey[:0], p.Namespace...)
 	for _, ref := range p.Spec.ImagePullSecrets {
-		k.WriteByte(0)
-		k.WriteString(ref.Name)
+		k = append(append(k, 0), ref.Name...)
 	}
-	if pc, ok := d.shared[k.String()]; ok {
+	d.sharedKey = k
+	if pc, ok := d.shared[string(k)]; ok {
 		return pc
 	}
 	pc := d.podCredentials(p)
@@ -58,6 +58,6 @@ func (d *diagnosis) credentialsOf(p *corev1.Pod) podCreds {
 	if d.shared == nil {
 		d.shared = map[string]podCreds{}
 	}
-	d.shared[k.String()] = pc
+	d.shared[string(k)] = pc
 	return pc
 }

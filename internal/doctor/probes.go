@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/regcred/regcred/internal/dockercfg"
@@ -26,6 +27,26 @@ func probeKey(image string, cred *dockercfg.Credential) string {
 	return image + "\x00" + dockercfg.EncodeAuth(cred.Username, cred.Password)
 }
 
+// probeID identifies a probe of one diagnosis as probeKey does, without building a
+// string for each container that asks: the image and the "user:password" the auth
+// field carries, cut at its first colon, or anonymous.
+type probeID struct {
+	image, username, password string
+	anonymous                 bool
+}
+
+// matchProbe is the probe of the image with a match's credential.
+func matchProbe(image string, m *keyring.Match) probeID {
+	user, password := m.Username, m.Password
+	if u, rest, ok := strings.Cut(user, ":"); ok {
+		user, password = u, rest+":"+password
+	}
+	return probeID{image: image, username: user, password: password}
+}
+
+// anonymousProbe is the probe of the image without credentials.
+func anonymousProbe(image string) probeID { return probeID{image: image, anonymous: true} }
+
 // probe asks the registries in rounds, as the kubelet tries credentials: first each
 // container's first matching credential (or anonymous when none matches), then the
 // next credential only where the previous one failed. Probes are distinct per image and
@@ -38,11 +59,11 @@ func (d *diagnosis) probe(ctx context.Context) {
 		var round []*probeResult
 		for i := range d.snap.Pods {
 			p := &d.snap.Pods[i]
-			pc := d.creds[key(p.Namespace, p.Name)]
+			pc := d.podCreds[i]
 			if pc.broken {
 				continue
 			}
-			for _, c := range containers(p) {
+			for _, c := range d.containers[i] {
 				if d.unprobeable(p, c.image) {
 					continue // this machine's loopback is not the node's
 				}
@@ -66,33 +87,43 @@ func (d *diagnosis) nextProbe(c container, pc podCreds) *probeResult {
 	if err != nil {
 		return nil
 	}
-	var creds []*dockercfg.Credential
-	for _, m := range res.Matches {
-		creds = append(creds, credOf(m))
-	}
-	if len(creds) == 0 {
+	if len(res.Matches) == 0 {
 		if !d.failing(c) && !c.running {
 			return nil
 		}
 		// Failing: what does the registry say to no credentials? Running: does it run
 		// only because its node has credentials (or the image) of its own?
-		creds = []*dockercfg.Credential{nil}
+		p, _ := d.next(anonymousProbe(c.image), nil)
+		return p
 	}
-	for _, cred := range creds {
-		k := probeKey(c.image, cred)
-		p, ok := d.probes[k]
-		switch {
-		case !ok:
-			p = &probeResult{image: c.image, cred: cred}
-			d.probes[k] = p
+	for i := range res.Matches {
+		m := &res.Matches[i]
+		if p, stop := d.next(matchProbe(c.image, m), m); stop {
 			return p
-		case !p.done:
-			return nil
-		case p.err == nil && p.res.Outcome.Pullable():
-			return nil
 		}
 	}
 	return nil
+}
+
+// next is the probe to run for id, registering it, and whether the container's probes
+// stop there this round: id is new, or under way, or its credential worked. m is the
+// match of the credential, nil for an anonymous probe.
+func (d *diagnosis) next(id probeID, m *keyring.Match) (*probeResult, bool) {
+	p, ok := d.probes[id]
+	switch {
+	case !ok:
+		p = &probeResult{image: id.image}
+		if m != nil {
+			p.cred = credOf(*m)
+		}
+		d.probes[id] = p
+		return p, true
+	case !p.done:
+		return nil, true
+	case p.err == nil && p.res.Outcome.Pullable():
+		return nil, true
+	}
+	return nil, false
 }
 
 func (d *diagnosis) run(ctx context.Context, round []*probeResult) {
@@ -117,8 +148,8 @@ func (d *diagnosis) run(ctx context.Context, round []*probeResult) {
 	}
 }
 
-func (d *diagnosis) result(image string, cred *dockercfg.Credential) (verify.Result, bool) {
-	p, ok := d.probes[probeKey(image, cred)]
+func (d *diagnosis) result(id probeID) (verify.Result, bool) {
+	p, ok := d.probes[id]
 	if !ok || !p.done || p.err != nil {
 		return verify.Result{}, false
 	}

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-func FuzzLookup(f *testing.F) {
+// addVectorSeeds seeds a fuzz test of an image and two keys with the vectors.
+func addVectorSeeds(f *testing.F) {
 	for _, v := range vectors {
 		key2 := ""
 		if len(v.keys) > 1 {
@@ -14,6 +15,10 @@ func FuzzLookup(f *testing.F) {
 		}
 		f.Add(v.image, v.keys[0], key2)
 	}
+}
+
+func FuzzLookup(f *testing.F) {
+	addVectorSeeds(f)
 	f.Add("reg.example.com/team/app", "reg.example.com/%zz", "reg.example.com/%3Fx")
 	f.Add("[::1]:5000/app", "[::1]:5000", "[::*]:5000")
 	f.Add("localhost/app", "*", "index.docker.io")

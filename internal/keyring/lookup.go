@@ -15,41 +15,67 @@ import (
 //
 // An image the kubelet cannot parse gives an error wrapping ErrInvalidImage.
 func Lookup(image string, entries []Entry) (Result, error) {
-	res := Result{Image: image, Matches: []Match{}, NearMisses: []NearMiss{}}
+	return findKeys(image, entries).result(image, entries)
+}
+
+// found is what Lookup finds, by entry index: it depends on the image and the
+// entries' keys alone, not on their credentials or sources.
+type found struct {
+	repository string
+	matches    []candidate
+	nearMisses []nearMiss
+	err        error
+}
+
+// nearMiss is a near miss by entry index.
+type nearMiss struct {
+	entry  int
+	reason string
+}
+
+// findKeys reads the image and the entries' keys the kubelet's way.
+func findKeys(image string, entries []Entry) found {
 	named, err := ParseImage(image)
 	if err != nil {
-		return res, err
+		return found{err: err}
 	}
-	res.Repository = named.Name()
-
+	f := found{repository: named.Name()}
 	kr := newKeyring(entries)
 	tried := make([]bool, len(entries))
-	for _, c := range kr.lookup(res.Repository) {
+	f.matches = kr.lookup(f.repository)
+	for _, c := range f.matches {
 		tried[c.entry] = true
-		res.Matches = append(res.Matches, Match{
-			Entry:         entries[c.entry],
-			NormalizedKey: c.key,
-			Fallback:      c.fallback,
-		})
 	}
-
 	t, ok := newTarget(named)
 	if !ok {
-		return res, nil
+		return f
 	}
 	firstMatch := ""
-	if len(res.Matches) > 0 && !res.Matches[0].Fallback {
-		firstMatch = res.Matches[0].Key
+	if len(f.matches) > 0 && !f.matches[0].fallback {
+		firstMatch = entries[f.matches[0].entry].Key
 	}
 	for i, e := range entries {
 		if tried[i] {
 			continue
 		}
 		if reason, related := diagnose(e.Key, t, firstMatch); related {
-			res.NearMisses = append(res.NearMisses, NearMiss{Key: e.Key, Source: e.Source, Reason: reason})
+			f.nearMisses = append(f.nearMisses, nearMiss{entry: i, reason: reason})
 		}
 	}
-	return res, nil
+	return f
+}
+
+// result is the Result of the entries, whose keys are those f was found for.
+func (f found) result(image string, entries []Entry) (Result, error) {
+	res := Result{Image: image, Repository: f.repository, Matches: make([]Match, 0, len(f.matches)), NearMisses: make([]NearMiss, 0, len(f.nearMisses))}
+	for _, c := range f.matches {
+		res.Matches = append(res.Matches, Match{Entry: entries[c.entry], NormalizedKey: c.key, Fallback: c.fallback})
+	}
+	for _, n := range f.nearMisses {
+		e := entries[n.entry]
+		res.NearMisses = append(res.NearMisses, NearMiss{Key: e.Key, Source: e.Source, Reason: n.reason})
+	}
+	return res, f.err
 }
 
 // keyring is the kubelet's BasicDockerKeyring over indexes into the entries.
