@@ -325,7 +325,10 @@ type observed struct {
 	warnings        []string
 }
 
-const pageSize = 500
+// pageSize is 5,000: the API server collects every item after the continue token for each
+// page it serves from its watch cache, so small pages cost it work quadratic in the list
+// (see internal/doctor's pages).
+const pageSize = 5000
 
 // pages lists page by page, calling each after every page.
 func pages(ctx context.Context, c client.Client, list client.ObjectList, each func(), opts ...client.ListOption) error {
