@@ -304,14 +304,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 
 	c.step("kube-controller-manager and kube-scheduler")
-	if _, err := c.start(logs, "kube-controller-manager", filepath.Join(bins, "kube-controller-manager"),
+	kcmProc, err := c.start(logs, "kube-controller-manager", filepath.Join(bins, "kube-controller-manager"),
 		"--kubeconfig="+filepath.Join(kubeconfigs, "kcm.kubeconfig"),
 		"--authentication-kubeconfig="+filepath.Join(kubeconfigs, "kcm.kubeconfig"),
 		"--authorization-kubeconfig="+filepath.Join(kubeconfigs, "kcm.kubeconfig"),
 		"--root-ca-file="+caFile, "--service-account-private-key-file="+saKey,
 		"--leader-elect=false", "--use-service-account-credentials=true",
 		"--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(kcmPort),
-		"--cert-dir="+filepath.Join(c.Dir, "kcm-certs"), "--v=1"); err != nil {
+		"--cert-dir="+filepath.Join(c.Dir, "kcm-certs"), "--v=1")
+	if err != nil {
 		return nil, err
 	}
 	if _, err := c.start(logs, "kube-scheduler", filepath.Join(bins, "kube-scheduler"),
@@ -337,7 +338,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}
 	if err := WaitForServiceAccount(ctx, c.Client, "default", "default"); err != nil {
-		return nil, err
+		// The controller manager makes it: say what became of that.
+		if kcmProc.exited() {
+			return nil, fmt.Errorf("%w: %w", err, kcmProc.failure())
+		}
+		return nil, fmt.Errorf("%w; kube-controller-manager runs, the last lines of its log:\n%s", err, tail(kcmProc.log, 30))
 	}
 	c.step("%d node(s) Ready; KUBECONFIG=%s", len(c.nodes), c.Kubeconfig)
 	return c, nil

@@ -108,9 +108,11 @@ func (c *Cluster) waitNodeReady(ctx context.Context, name string, kubelet *proc,
 }
 
 // WaitForServiceAccount waits until the controller manager has made a ServiceAccount
-// (the default one of a new namespace, typically): pods cannot be created before.
+// (the default one of a new namespace, typically): pods cannot be created before. It
+// waits up to 2 minutes, as for a node: a controller manager just started on a busy
+// machine first gets its controllers' own ServiceAccount tokens, with back-off.
 func WaitForServiceAccount(ctx context.Context, cs kubernetes.Interface, namespace, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	_, err := watchtools.UntilWithSync(ctx, named(cs, "serviceaccounts", namespace, name), &corev1.ServiceAccount{}, nil, func(e watch.Event) (bool, error) {
 		return e.Type == watch.Added || e.Type == watch.Modified, nil
