@@ -109,8 +109,9 @@ func (c *Cluster) waitNodeReady(ctx context.Context, name string, kubelet *proc,
 
 // WaitForServiceAccount waits until the controller manager has made a ServiceAccount
 // (the default one of a new namespace, typically): pods cannot be created before. It
-// waits up to 2 minutes, as for a node: a controller manager just started on a busy
-// machine first gets its controllers' own ServiceAccount tokens, with back-off.
+// waits up to 2 minutes, as for a node: once, right after a release build, the
+// demo's default ServiceAccount had not come after 1 minute (why was not seen; a
+// failure now shows the controller manager's log).
 func WaitForServiceAccount(ctx context.Context, cs kubernetes.Interface, namespace, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
