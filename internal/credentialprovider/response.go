@@ -116,3 +116,22 @@ func jsonProblem(err error) string {
 	}
 	return err.Error()
 }
+
+// responsePasswords returns the passwords a plugin's output holds, read as
+// ParseResponse reads them, so that they can be redacted from what else the plugin
+// wrote when its response is refused. Output that is not JSON gives none.
+func responsePasswords(data []byte) []string {
+	var resp struct {
+		Auth map[string]struct {
+			Password string `json:"password"`
+		} `json:"auth"`
+	}
+	_ = kjson.UnmarshalCaseSensitivePreserveInts(data, &resp) // what decodes is all there is to redact
+	var out []string
+	for _, a := range resp.Auth {
+		if a.Password != "" {
+			out = append(out, a.Password)
+		}
+	}
+	return out
+}

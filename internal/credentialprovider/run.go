@@ -100,8 +100,8 @@ func (p Plugin) Path() (string, error) {
 
 // Run runs the plugin once and returns the credential it gave for req.Image. A run
 // that outlives the timeout is killed with its whole process group. Errors are
-// *Error, with secrets redacted: the service account token, and the passwords in
-// known (those minted before, for instance).
+// *Error, with secrets redacted: the service account token, the passwords in known
+// (those minted before, for instance) and those of a response refused.
 func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credential, error) {
 	secrets := append([]string{req.ServiceAccountToken}, known...)
 	fail := func(err error, stderr []byte) error {
@@ -152,6 +152,8 @@ func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credent
 	}
 	c, err := ParseResponse(stdout.Bytes(), req.Image)
 	if err != nil {
+		// A response refused still carried passwords, which stderr may repeat.
+		secrets = append(secrets, responsePasswords(stdout.Bytes())...)
 		return nil, fail(err, stderr.Bytes())
 	}
 	return c, nil

@@ -53,6 +53,8 @@ func TestRun(t *testing.T) {
 			wantErr: credentialprovider.ErrResponse, inErr: []string{`kind "CredentialProviderRequest"`}},
 		{name: "key the kubelet would not use for the image", env: map[string]string{credplugin.EnvKey: "other.example.com", credplugin.EnvPassword: "p"},
 			wantErr: credentialprovider.ErrResponse, inErr: []string{"none of the keys other.example.com"}},
+		{name: "refused response's password repeated on stderr", env: map[string]string{credplugin.EnvKey: "other.example.com", credplugin.EnvPassword: "echoed-pw-123", credplugin.EnvEcho: "1"},
+			wantErr: credentialprovider.ErrResponse, inErr: []string{"answering other.example.com with", "REDACTED"}, notInErr: []string{"echoed-pw-123"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ const (
 	EnvCacheDuration = "CREDPLUGIN_CACHE_DURATION"
 	EnvLog           = "CREDPLUGIN_LOG"
 	EnvPIDFile       = "CREDPLUGIN_PID_FILE"
+	EnvEcho          = "CREDPLUGIN_ECHO"
 )
 
 // Modes of the plugin.

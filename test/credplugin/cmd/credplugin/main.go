@@ -15,6 +15,8 @@
 //	CREDPLUGIN_LOG        a file to which each run appends its request, one JSON
 //	                      line, so that tests count runs and read what was asked
 //	CREDPLUGIN_PID_FILE   hang mode: where to write the pid of the child it starts
+//	CREDPLUGIN_ECHO       when set, the credential is written on stderr too, as a
+//	                      careless plugin's debug output might
 //
 // fail writes a message with a secret-looking value on stderr and exits 3; hang
 // starts a child that sleeps and sleeps itself, both holding stdout; malformed prints
@@ -149,6 +151,9 @@ func run() error {
 	}
 	if cache != "" {
 		resp["cacheDuration"] = cache
+	}
+	if os.Getenv("CREDPLUGIN_ECHO") != "" {
+		fmt.Fprintf(os.Stderr, "credplugin: answering %s with %s %s\n", key, user, pass)
 	}
 	return json.NewEncoder(os.Stdout).Encode(resp)
 }
