@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -38,6 +39,7 @@ func main() {
 	flag.IntVar(&burst, "kube-api-burst", 2000, "API requests the client may make at once above --kube-api-qps")
 	flag.BoolVar(&printVersion, "version", false, "print the version and exit")
 	credentialProviderBinDir := flag.String("credential-provider-bin-dir", "", "folder of kubelet credential provider plugins that ClusterPullSecrets with spec.source.credentialProvider name (empty: none)")
+	minRefresh := flag.Duration("min-credential-refresh", controller.DefaultMinCredentialRefresh, "shortest wait between a plugin's credential and the next, each of which rewrites every copy (at least 1s)")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -55,6 +57,9 @@ func main() {
 
 	if workers < 1 || burst < 0 || (qps <= 0 && qps != -1) {
 		fail(2, fmt.Errorf("--workers must be at least 1, --kube-api-qps positive or -1, --kube-api-burst not negative (got %d, %g, %d)", workers, qps, burst))
+	}
+	if *minRefresh < time.Second {
+		fail(2, fmt.Errorf("--min-credential-refresh %s: use 1s or more", *minRefresh))
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -86,7 +91,7 @@ func main() {
 		fail(2, fmt.Errorf("make controller manager: %w", err))
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers, AdmissionPolicies: policies, CredentialProviderBinDir: *credentialProviderBinDir}); err != nil {
+	if err := controller.Setup(ctx, mgr, controller.Options{Workers: workers, AdmissionPolicies: policies, CredentialProviderBinDir: *credentialProviderBinDir, MinCredentialRefresh: *minRefresh}); err != nil {
 		fail(2, err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

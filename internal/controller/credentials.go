@@ -32,8 +32,14 @@ const (
 	// defaultCacheDuration is a credential's lifetime when the plugin gives none and
 	// the spec has no defaultCacheDuration.
 	defaultCacheDuration = 10 * time.Minute
-	// minRefresh is the shortest wait between two runs of a plugin.
-	minRefresh = time.Second
+	// minRetry is the first wait after a failed run of a plugin, and the shortest
+	// wait between two runs.
+	minRetry = time.Second
+	// DefaultMinCredentialRefresh is the shortest wait after a successful run: each
+	// new credential rewrites the copy in every namespace, so a plugin whose
+	// credentials live a few seconds would otherwise have regcred write to the API
+	// server without pause.
+	DefaultMinCredentialRefresh = 10 * time.Second
 	// maxBackoff caps the wait between retries of a failing plugin.
 	maxBackoff = 5 * time.Minute
 	// tokenLifetime is the lifetime of the ServiceAccount tokens given to plugins:
@@ -53,6 +59,8 @@ var errCredentialProvider = errors.New("credential provider gave no valid creden
 type credentials struct {
 	binDir string
 	tokens corev1client.ServiceAccountsGetter
+	// minRefresh is the shortest wait after a successful run.
+	minRefresh time.Duration
 	// expiry and runs are regcred_credential_expiry_timestamp_seconds and
 	// regcred_credential_provider_runs_total.
 	expiry *prometheus.GaugeVec
@@ -65,9 +73,12 @@ type credentials struct {
 	minters map[string]*minter
 }
 
-func newCredentials(binDir string, tokens corev1client.ServiceAccountsGetter, changed func(string)) *credentials {
+func newCredentials(binDir string, tokens corev1client.ServiceAccountsGetter, minRefresh time.Duration, changed func(string)) *credentials {
+	if minRefresh <= 0 {
+		minRefresh = DefaultMinCredentialRefresh
+	}
 	return &credentials{
-		binDir: binDir, tokens: tokens, changed: changed, minters: map[string]*minter{},
+		binDir: binDir, tokens: tokens, minRefresh: max(minRefresh, minRetry), changed: changed, minters: map[string]*minter{},
 		expiry: register(prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "regcred_credential_expiry_timestamp_seconds",
 			Help: "When the credential a ClusterPullSecret's credential provider minted, and its copies hold, expires (Unix time).",
@@ -181,11 +192,12 @@ func (c *credentials) Retain(list []v1alpha1.ClusterPullSecret) {
 func (c *credentials) StopAll() { c.Retain(nil) }
 
 // run runs the plugin, then again at about half of what remains of the credential's
-// lifetime (with ±10% jitter), or after a failure with back-off from a second up to
-// five minutes, but never later than half of what remains of the last good
-// credential, so that it is retried several times before it expires.
+// lifetime (with ±10% jitter) but not sooner than minRefresh, or after a failure with
+// back-off from a second up to five minutes, but never later than half of what
+// remains of the last good credential, so that it is retried several times before
+// it expires.
 func (c *credentials) run(ctx context.Context, m *minter) {
-	backoff := minRefresh
+	backoff := minRetry
 	for {
 		content, life, err := c.mint(ctx, m)
 		if ctx.Err() != nil {
@@ -198,8 +210,8 @@ func (c *credentials) run(ctx context.Context, m *minter) {
 		m.lastErr = err
 		if err == nil {
 			m.content, m.mintedAt, m.expiresAt = content, now, now.Add(life)
-			backoff = minRefresh
-			wait = jitter(life / 2)
+			backoff = minRetry
+			wait = max(jitter(life/2), c.minRefresh)
 			c.runs.WithLabelValues(m.cps, "success").Inc()
 			c.expiry.WithLabelValues(m.cps).Set(float64(m.expiresAt.Unix()))
 		} else {
@@ -209,7 +221,7 @@ func (c *credentials) run(ctx context.Context, m *minter) {
 			}
 			c.runs.WithLabelValues(m.cps, "failure").Inc()
 		}
-		wait = max(wait, minRefresh)
+		wait = max(wait, minRetry)
 		expiresAt := m.expiresAt
 		m.mu.Unlock()
 		c.changed(m.cps)

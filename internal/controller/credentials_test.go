@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/regcred/regcred/api/v1alpha1"
+	"github.com/regcred/regcred/internal/controller"
 	"github.com/regcred/regcred/internal/dockercfg"
 	"github.com/regcred/regcred/test/credplugin"
 )
@@ -535,5 +536,37 @@ loop:
 	b.Logf("%d plugin runs in %s (%.1f refresh periods of %s) for %d namespaces; %d copy updates, %d recreated; slowest refresh reached all copies in %s",
 		mints, elapsed.Round(time.Millisecond), periods, cache/2, n, updates, recreated, worst)
 	for range b.N {
+	}
+}
+
+// A plugin whose credentials live 2 s is run at most once per MinCredentialRefresh
+// (3 s here), not every second: each credential rewrites every copy.
+func TestCredentialRefreshFloor(t *testing.T) {
+	buildPlugin(t)
+	const floor = 3 * time.Second
+	defer startControllerWith(t, controller.Options{MinCredentialRefresh: floor})()
+	const name = "cred-floor"
+	dir := t.TempDir()
+	log := filepath.Join(dir, "runs")
+	makeNamespace(t, name+"-0", map[string]string{"test": name})
+	makeServiceAccount(t, name+"-0", "default")
+	makeCPS(t, name, "", "", func(c *v1alpha1.ClusterPullSecret) {
+		selectTest(name)(c)
+		credentialSource("reg.example.com/app", filepath.Join(dir, "mode"), log, 2*time.Second)(c)
+	})
+	defer deleteCPS(t, name)
+	eventually(t, waitFor, "first run", func() error {
+		if len(pluginRuns(t, log)) == 0 {
+			return fmt.Errorf("no run yet")
+		}
+		return nil
+	})
+	start := time.Now()
+	time.Sleep(4 * floor)
+	runs := len(pluginRuns(t, log))
+	// The first run, then one per floor at most: 5 in 4 floors. Without the floor, a
+	// run every second: about 13.
+	if most := int(time.Since(start)/floor) + 1; runs > most || runs < 3 {
+		t.Errorf("%d runs of the plugin in %s after the first, want 3 to %d", runs, time.Since(start).Round(time.Second), most)
 	}
 }

@@ -85,7 +85,8 @@ func startController(t testing.TB) (stop func()) {
 }
 
 // startControllerWith is startController with options; Workers, AdmissionPolicies
-// and CredentialProviderBinDir are set here.
+// and CredentialProviderBinDir are set here, and MinCredentialRefresh to 1 s unless
+// given.
 func startControllerWith(t testing.TB, opts controller.Options) (stop func()) {
 	t.Helper()
 	cfg := *server.Config
@@ -101,6 +102,10 @@ func startControllerWith(t testing.TB, opts controller.Options) (stop func()) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	opts.Workers, opts.AdmissionPolicies, opts.CredentialProviderBinDir = 16, policies, pluginDir
+	if opts.MinCredentialRefresh == 0 {
+		// The tests' credentials live seconds; the binary's floor is 10 s.
+		opts.MinCredentialRefresh = time.Second
+	}
 	if err := controller.Setup(ctx, mgr, opts); err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,10 @@ type Options struct {
 	// CredentialProviderBinDir is the folder of credential provider plugins that
 	// credentialProvider sources name.
 	CredentialProviderBinDir string
+	// MinCredentialRefresh is the shortest wait between a successful run of a
+	// credentialProvider source's plugin and the next; DefaultMinCredentialRefresh
+	// when zero.
+	MinCredentialRefresh time.Duration
 	// HealWindow is how often, at most, the stuck pods of one owner are evicted
 	// (spec.healStuckPods); 10 minutes when zero.
 	HealWindow time.Duration
@@ -66,7 +70,7 @@ func Setup(ctx context.Context, mgr manager.Manager, opts Options) error {
 	cpsR := &cpsReconciler{cached: mgr.GetClient(), results: res, metrics: opts.Metrics, recorder: mgr.GetEventRecorder("regcred-controller"),
 		admission: &admission{cached: mgr.GetClient(), live: mgr.GetAPIReader(), available: opts.AdmissionPolicies, metrics: opts.Metrics}}
 	cpsR.sources = newSources(cs, cpsR.sourceChanged)
-	cpsR.sources.creds = newCredentials(opts.CredentialProviderBinDir, cs, cpsR.credentialChanged)
+	cpsR.sources.creds = newCredentials(opts.CredentialProviderBinDir, cs, opts.MinCredentialRefresh, cpsR.credentialChanged)
 	pairR := &pairReconciler{
 		cached: mgr.GetClient(), live: mgr.GetAPIReader(), sources: cpsR.sources, results: res,
 		expect: newExpectations(), metrics: opts.Metrics, changed: cpsR.later,
