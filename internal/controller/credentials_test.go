@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/regcred/regcred/api/v1alpha1"
 	"github.com/regcred/regcred/internal/controller"
@@ -126,24 +125,11 @@ func condition(t testing.TB, name, typ string) metav1.Condition {
 // ClusterPullSecret from the in-process controller's registry.
 func expiryMetric(t testing.TB, cps string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
+	v, ok := metricOf(t, "regcred_credential_expiry_timestamp_seconds", cps)
+	if !ok {
+		t.Fatalf("no regcred_credential_expiry_timestamp_seconds for %s", cps)
 	}
-	for _, f := range families {
-		if f.GetName() != "regcred_credential_expiry_timestamp_seconds" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "cluster_pull_secret" && l.GetValue() == cps {
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no regcred_credential_expiry_timestamp_seconds for %s", cps)
-	return 0
+	return v
 }
 
 // A plugin that fails, hangs past its time limit, or prints malformed JSON: the

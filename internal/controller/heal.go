@@ -200,6 +200,14 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 		h.mu.Unlock()
 		return reconcile.Result{RequeueAfter: h.window - now.Sub(last.at)}, nil
 	}
+	if r, ok := h.refusals[owner]; ok {
+		// Refused before: not again until the back-off is over, whatever pod
+		// update brings this owner back sooner.
+		if wait := r.last.Add(retryAfter(h.retry, h.window, r.n)).Sub(now); wait > 0 {
+			h.mu.Unlock()
+			return reconcile.Result{RequeueAfter: wait}, nil
+		}
+	}
 	present := map[types.UID]bool{}
 	for _, s := range siblings {
 		present[s.UID] = true
@@ -227,6 +235,7 @@ func (h *healer) evictRound(ctx context.Context, p *corev1.Pod, v verdict) (reco
 		switch {
 		case err != nil:
 			refused++
+			h.metrics.refused.WithLabelValues(sv.cps.Name).Inc()
 			log.FromContext(ctx).Info("eviction refused", "pod", s.Namespace+"/"+s.Name, "error", err.Error())
 		case ok:
 			evicted++

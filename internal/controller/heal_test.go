@@ -366,7 +366,31 @@ func TestHealStuckPods(t *testing.T) {
 		if err := gone(refused); err == nil {
 			t.Fatal("evicted although the API server refuses evictions there")
 		}
+		// The kubelet rewrites a stuck pod's status at every pull retry: those updates
+		// do not cut the back-off short. 20 updates in 2 s; retried every 0.5 s at
+		// the most often (healRetry), so at most 5 attempts.
+		before := refusedMetric(t, "team-heal")
+		start := time.Now()
+		for i := range 20 {
+			reason := "ImagePullBackOff"
+			if i%2 == 0 {
+				reason = "ErrImagePull"
+			}
+			setWaiting(t, refused, reason, words401)
+			time.Sleep(100 * time.Millisecond)
+		}
+		if n, most := refusedMetric(t, "team-heal")-before, time.Since(start)/healRetry+1; n > float64(most) {
+			t.Errorf("%v refused evictions in %s of pod updates, want at most %d", n, time.Since(start).Round(time.Millisecond), most)
+		}
 		allowEvictions()
 		eventually(t, waitFor, "heal-refused/web-1 evicted once allowed", func() error { return gone(refused) })
 	})
+}
+
+// refusedMetric reads regcred_evictions_refused_total of the ClusterPullSecret (0
+// before the first).
+func refusedMetric(t testing.TB, cps string) float64 {
+	t.Helper()
+	v, _ := metricOf(t, "regcred_evictions_refused_total", cps)
+	return v
 }

@@ -13,6 +13,7 @@ type Metrics struct {
 	namespaces *prometheus.GaugeVec
 	sourceOK   *prometheus.GaugeVec
 	writes     *prometheus.CounterVec
+	refused    *prometheus.CounterVec
 }
 
 // NewMetrics registers regcred's metrics with controller-runtime's registry; a
@@ -31,6 +32,11 @@ func NewMetrics() *Metrics {
 			Name: "regcred_writes_total",
 			Help: "Writes regcred made to copies and ServiceAccounts, by kind and verb.",
 		}, []string{"kind", "verb"}),
+		// Shared by the managers of one process, as the credential metrics are.
+		refused: register(prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "regcred_evictions_refused_total",
+			Help: "Evictions of stuck pods the API server refused (an admission policy, a webhook), by ClusterPullSecret.",
+		}, []string{"cluster_pull_secret"})),
 	}
 	for _, c := range []prometheus.Collector{m.namespaces, m.sourceOK, m.writes} {
 		_ = metrics.Registry.Register(c) // AlreadyRegistered in tests that start several managers
