@@ -101,15 +101,19 @@ func (p Plugin) Path() (string, error) {
 // Run runs the plugin once and returns the credential it gave for req.Image. A run
 // that outlives the timeout is killed with its whole process group. Errors are
 // *Error, with secrets redacted: the service account token, the passwords in known
-// (those minted before, for instance) and those of a response refused.
+// (those minted before, for instance) and those of whatever response the plugin
+// printed.
 func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credential, error) {
 	secrets := append([]string{req.ServiceAccountToken}, known...)
-	fail := func(err error, stderr []byte) error {
-		return &Error{Plugin: p.Name, Err: err, Stderr: Redact(string(stderr), secrets...)}
+	stdout, stderr := &capped{max: maxStdout}, &capped{max: maxStderr}
+	fail := func(err error) error {
+		// Whatever the plugin printed as its response, refused or cut short, its
+		// passwords may be repeated on stderr.
+		return &Error{Plugin: p.Name, Err: err, Stderr: Redact(stderr.String(), append(secrets, responsePasswords(stdout.Bytes())...)...)}
 	}
 	path, err := p.Path()
 	if err != nil {
-		return nil, fail(err, nil)
+		return nil, fail(err)
 	}
 	in, err := json.Marshal(credv1.CredentialProviderRequest{
 		TypeMeta:            metav1.TypeMeta{APIVersion: APIVersion, Kind: requestKind},
@@ -117,7 +121,7 @@ func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credent
 		ServiceAccountToken: req.ServiceAccountToken,
 	})
 	if err != nil {
-		return nil, fail(fmt.Errorf("encode the request: %w", err), nil)
+		return nil, fail(fmt.Errorf("encode the request: %w", err))
 	}
 	timeout := p.Timeout
 	if timeout <= 0 {
@@ -128,7 +132,6 @@ func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credent
 	cmd := exec.CommandContext(rctx, path, p.Args...)
 	cmd.Dir = p.BinDir
 	cmd.Stdin = bytes.NewReader(in)
-	stdout, stderr := &capped{max: maxStdout}, &capped{max: maxStderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	env := os.Environ()
 	for _, e := range p.Env {
@@ -142,19 +145,17 @@ func (p Plugin) Run(ctx context.Context, req Request, known ...string) (*Credent
 	err = cmd.Run()
 	switch {
 	case rctx.Err() != nil && ctx.Err() == nil:
-		return nil, fail(fmt.Errorf("%w of %s", ErrTimeout, timeout), stderr.Bytes())
+		return nil, fail(fmt.Errorf("%w of %s", ErrTimeout, timeout))
 	case ctx.Err() != nil:
-		return nil, fail(ctx.Err(), stderr.Bytes())
+		return nil, fail(ctx.Err())
 	case err != nil:
-		return nil, fail(fmt.Errorf("run %s: %w", path, err), stderr.Bytes())
+		return nil, fail(fmt.Errorf("run %s: %w", path, err))
 	case stdout.over:
-		return nil, fail(ErrBigOutput, stderr.Bytes())
+		return nil, fail(ErrBigOutput)
 	}
 	c, err := ParseResponse(stdout.Bytes(), req.Image)
 	if err != nil {
-		// A response refused still carried passwords, which stderr may repeat.
-		secrets = append(secrets, responsePasswords(stdout.Bytes())...)
-		return nil, fail(err, stderr.Bytes())
+		return nil, fail(err)
 	}
 	return c, nil
 }

@@ -55,6 +55,8 @@ func TestRun(t *testing.T) {
 			wantErr: credentialprovider.ErrResponse, inErr: []string{"none of the keys other.example.com"}},
 		{name: "refused response's password repeated on stderr", env: map[string]string{credplugin.EnvKey: "other.example.com", credplugin.EnvPassword: "echoed-pw-123", credplugin.EnvEcho: "1"},
 			wantErr: credentialprovider.ErrResponse, inErr: []string{"answering other.example.com with", "REDACTED"}, notInErr: []string{"echoed-pw-123"}},
+		{name: "response printed, then a failing exit, password repeated on stderr", env: map[string]string{credplugin.EnvPassword: "echoed-pw-456", credplugin.EnvEcho: "1", credplugin.EnvExit: "4"},
+			inErr: []string{"exit status 4", "answering reg.example.com:5000 with", "REDACTED"}, notInErr: []string{"echoed-pw-456"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

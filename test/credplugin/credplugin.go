@@ -26,6 +26,7 @@ const (
 	EnvLog           = "CREDPLUGIN_LOG"
 	EnvPIDFile       = "CREDPLUGIN_PID_FILE"
 	EnvEcho          = "CREDPLUGIN_ECHO"
+	EnvExit          = "CREDPLUGIN_EXIT"
 )
 
 // Modes of the plugin.

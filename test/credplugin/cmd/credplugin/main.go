@@ -17,6 +17,7 @@
 //	CREDPLUGIN_PID_FILE   hang mode: where to write the pid of the child it starts
 //	CREDPLUGIN_ECHO       when set, the credential is written on stderr too, as a
 //	                      careless plugin's debug output might
+//	CREDPLUGIN_EXIT       an exit status to end with after printing the response
 //
 // fail writes a message with a secret-looking value on stderr and exits 3; hang
 // starts a child that sleeps and sleeps itself, both holding stdout; malformed prints
@@ -155,7 +156,13 @@ func run() error {
 	if os.Getenv("CREDPLUGIN_ECHO") != "" {
 		fmt.Fprintf(os.Stderr, "credplugin: answering %s with %s %s\n", key, user, pass)
 	}
-	return json.NewEncoder(os.Stdout).Encode(resp)
+	if err := json.NewEncoder(os.Stdout).Encode(resp); err != nil {
+		return err
+	}
+	if code, err := strconv.Atoi(os.Getenv("CREDPLUGIN_EXIT")); err == nil {
+		os.Exit(code)
+	}
+	return nil
 }
 
 func issue(url string) (*issued, error) {
